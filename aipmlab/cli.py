@@ -1,0 +1,40 @@
+"""The `aipmlab` command: maintenance tasks for the course (release, datasets)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from aipmlab import paths
+
+
+def _release(_: argparse.Namespace) -> int:
+    from aipmlab import release
+
+    for path in release.release():
+        print(f"released {path.relative_to(paths.kit_root())}")
+    return 0
+
+
+def _datasets(_: argparse.Namespace) -> int:
+    from aipmlab import datasets
+
+    for path in datasets.write_canonical():
+        print(f"wrote {path.relative_to(paths.kit_root())}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one task."""
+    parser = argparse.ArgumentParser(prog="aipmlab", description=__doc__)
+    tasks = parser.add_subparsers(dest="task", required=True)
+    tasks.add_parser("release", help="refresh generated cells in solutions/ and regenerate notebooks/ with nbgrader"
+                     ).set_defaults(run=_release)
+    tasks.add_parser("datasets", help="regenerate the canonical data files in datasets/ from their seeds"
+                     ).set_defaults(run=_datasets)
+    arguments = parser.parse_args(argv)
+    return arguments.run(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The course map: every module, in learning order, with its exercises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aipmlab.exercises.core import Exercise
+
+
+@dataclass(frozen=True)
+class Module:
+    """One notebook and nbgrader assignment. `slug` names its folder in solutions/ and notebooks/."""
+
+    slug: str
+    title: str
+    purpose: str
+    minutes: int
+    tables: tuple[str, ...]
+    exercises: tuple[Exercise, ...]
+
+    @property
+    def number(self) -> int:
+        """The module's place in the learning path (00, 01, ...)."""
+        return int(self.slug.split("-", 1)[0])
+
+    @property
+    def code_name(self) -> str:
+        """A Python-friendly name, e.g. m01_failure_boundaries (answer key file name)."""
+        return "m" + self.slug.replace("-", "_")
+
+    @property
+    def notebook_name(self) -> str:
+        """The notebook file inside the module folder."""
+        return f"{self.slug}.ipynb"
+
+    @property
+    def autograded_points(self) -> int:
+        """Points nbgrader awards automatically."""
+        return sum(exercise.points for exercise in self.exercises)
+
+    @property
+    def manual_points(self) -> int:
+        """Points a reviewer awards with a rubric."""
+        return sum(exercise.written.manual_points for exercise in self.exercises if exercise.written)
+
+    def exercise(self, key: str) -> Exercise:
+        """The exercise whose answer variable is `key`, or a clear error listing the keys."""
+        for exercise in self.exercises:
+            if exercise.key == key:
+                return exercise
+        known = ", ".join(e.key for e in self.exercises)
+        raise KeyError(f"Module {self.slug} has no exercise {key!r}. Its exercises are: {known}.")
+
+
+def modules() -> tuple[Module, ...]:
+    """Every module, in learning order."""
+    from aipmlab.exercises import m00_start_here, m01_failure_boundaries
+
+    return (m00_start_here.MODULE, m01_failure_boundaries.MODULE)
+
+
+def module(name: str | int) -> Module:
+    """Find a module by slug ('01-failure-boundaries'), number prefix ('01') or number (1)."""
+    for candidate in modules():
+        if name in (candidate.slug, candidate.number, f"{candidate.number:02d}", candidate.code_name):
+            return candidate
+    known = ", ".join(m.slug for m in modules())
+    raise KeyError(f"There is no module {name!r}. The modules are: {known}.")
+
+
+# Modules on the learning path that are not published yet, shown in module 00's map.
+PLANNED = (
+    ("02", "Data quality audit", "duplicates, leakage, label errors by confident learning, a re-labelling plan"),
+    ("03", "Data collection plan", "inter-rater agreement, guidelines, sample sizes and budget"),
+    ("04", "Success metrics beyond accuracy", "error costs, thresholds by expected cost, calibration, guardrails"),
+    ("05", "Drift, degradation and rollback", "shift statistics, delayed labels, a rollback rule set in advance"),
+    ("06", "Contaminated A/B tests", "feedback loops between arms, sample ratio mismatch, CUPED"),
+    ("07", "Isolating components", "candidate generation vs. ranking, 2×2 attribution, diversity"),
+    ("08", "LLM features: prompts and guardrails", "guardrail precision and recall per slice, a failure playbook"),
+    ("09", "Interview drill", "the three signals, rubric-scored practice answers"),
+)

@@ -1,0 +1,101 @@
+"""Every dataset of the course: generated from a seed, loaded by table name.
+
+The canonical seed's tables are committed as CSV in datasets/; any other seed is generated in
+memory, through the same CSV encoding, so both paths give identical column types.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from aipmlab import paths
+from aipmlab.datasets import smart_reply
+
+Generator = Callable[[int], tuple[dict[str, pd.DataFrame], Any]]
+
+
+@dataclass(frozen=True)
+class DatasetFamily:
+    """Tables that one generator produces together from one seed."""
+
+    name: str
+    generate: Generator
+    canonical_seed: int
+    tables: tuple[str, ...]
+
+
+FAMILIES = {
+    "smart_reply": DatasetFamily(
+        "smart_reply", smart_reply.generate, smart_reply.CANONICAL_SEED,
+        ("smart_reply_messages", "smart_reply_invariance"),
+    ),
+}
+TABLE_FAMILY = {table: family for family in FAMILIES.values() for table in family.tables}
+
+
+def family_of(table: str) -> DatasetFamily:
+    """The family that produces `table`, or a clear error naming the tables that exist."""
+    try:
+        return TABLE_FAMILY[table]
+    except KeyError:
+        known = ", ".join(sorted(TABLE_FAMILY))
+        raise KeyError(f"There is no dataset called {table!r}. The course's datasets are: {known}.") from None
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The exact bytes a table is stored as (UTF-8, Unix newlines, no index)."""
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def csv_path(table: str) -> Path:
+    """Where the canonical file of `table` lives."""
+    return paths.datasets_dir() / f"{table}.csv"
+
+
+@lru_cache(maxsize=16)
+def _generated_csv(family: str, seed: int) -> dict[str, bytes]:
+    tables, _truth = FAMILIES[family].generate(seed)
+    return {name: csv_bytes(frame) for name, frame in tables.items()}
+
+
+@lru_cache(maxsize=32)
+def _load_cached(table: str, seed: int) -> pd.DataFrame:
+    family = family_of(table)
+    if seed == family.canonical_seed and csv_path(table).exists():
+        return pd.read_csv(csv_path(table))
+    return pd.read_csv(io.BytesIO(_generated_csv(family.name, seed)[table]))
+
+
+def load(table: str, seed: int | None = None) -> pd.DataFrame:
+    """A fresh copy of `table` for `seed` (the canonical file when seed is None or canonical)."""
+    family = family_of(table)
+    if seed is None:
+        seed = family.canonical_seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"A data seed is a non-negative whole number, such as {family.canonical_seed}; got {seed!r}.")
+    return _load_cached(table, seed).copy()
+
+
+def canonical_files() -> dict[str, bytes]:
+    """Every canonical CSV, by table name, regenerated from its family's canonical seed."""
+    files: dict[str, bytes] = {}
+    for family in FAMILIES.values():
+        files.update(_generated_csv(family.name, family.canonical_seed))
+    return files
+
+
+def write_canonical() -> list[Path]:
+    """Regenerate every canonical CSV in datasets/; returns the files written."""
+    written = []
+    for table, data in canonical_files().items():
+        path = csv_path(table)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written.append(path)
+    return written

@@ -1,0 +1,130 @@
+"""The exercise model: one definition per exercise, judged the same way everywhere.
+
+An `Exercise` says what the learner must produce (plain data: a number, a string, a list, a dict
+or a DataFrame), how its structure is checked, how it is compared with the reference from the
+answer key, and which hints help. `judge` turns an answer into a `Verdict` without printing or
+raising, so the notebook check, nbgrader, the take-home grader and the tests all share it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+
+NOT_ATTEMPTED_MARK = Ellipsis  # the stub every answer cell starts from: `answer = ...`
+
+
+class DataSource:
+    """The learner's data, by table name: fresh copies for the seed the notebook runs on."""
+
+    def __init__(self, seed: int | None = None):
+        self.seed = seed
+
+    def load(self, table: str) -> pd.DataFrame:
+        """A fresh copy of `table`, so nothing a learner does to their copy changes a check."""
+        from aipmlab import datasets
+
+        return datasets.load(table, self.seed)
+
+
+class State(enum.Enum):
+    """What a learner sees after a check."""
+
+    NOT_ATTEMPTED = "not attempted"
+    INCORRECT = "incorrect"
+    UNVERIFIED = "structure correct; correctness is judged by the grader"
+    CORRECT = "correct"
+
+
+class Incorrect(Exception):
+    """Raised by structure and comparison checks; the message teaches and names a hint."""
+
+    def __init__(self, message: str, hint: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a written (manually graded) answer needs before a human reads it."""
+
+    manual_points: int
+    min_words: int
+    must_mention: tuple[tuple[str, ...], ...] = ()  # each group: at least one of these words
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise, defined once. `key` is also the name of the variable the learner fills in."""
+
+    key: str
+    number: int
+    title: str
+    points: int
+    expects: str
+    hints: tuple[str, ...]
+    check_structure: Callable[[Any, DataSource], None]
+    compare: Callable[[Any, Any], None] | None = None
+    written: Written | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_points(self) -> int:
+        """Autograded points plus, for a written answer, the points a human awards by rubric."""
+        return self.points + (self.written.manual_points if self.written else 0)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of judging one answer; `points` are the autograded points earned."""
+
+    key: str
+    state: State
+    message: str
+    points: int
+    max_points: int
+    hint: int | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when the answer earns its points (correct, or structurally sound without a key)."""
+        return self.state in (State.CORRECT, State.UNVERIFIED)
+
+
+def is_stub(answer: Any) -> bool:
+    """True when the learner has not replaced the `...` placeholder."""
+    return answer is NOT_ATTEMPTED_MARK
+
+
+def judge(
+    exercise: Exercise, answer: Any, data: DataSource, reference: Any = None, has_reference: bool = False
+) -> Verdict:
+    """Judge `answer` on `data`: structure always, correctness against `reference` when `has_reference`."""
+
+    def verdict(state: State, message: str, hint: int | None = None) -> Verdict:
+        earned = exercise.points if state in (State.CORRECT, State.UNVERIFIED) else 0
+        return Verdict(exercise.key, state, message, earned, exercise.points, hint)
+
+    if is_stub(answer):
+        return verdict(
+            State.NOT_ATTEMPTED,
+            f"`{exercise.key}` still holds the placeholder `...`. Replace it with {exercise.expects}.",
+        )
+    try:
+        exercise.check_structure(answer, data)
+        if has_reference and exercise.compare is not None:
+            exercise.compare(answer, reference)
+    except Incorrect as wrong:
+        return verdict(State.INCORRECT, wrong.message, wrong.hint)
+    if exercise.compare is not None and not has_reference:
+        return verdict(State.UNVERIFIED, "The answer has the right shape. The grader will check its values.")
+    if exercise.written is not None:
+        return verdict(
+            State.CORRECT,
+            f"Your answer is ready for a reviewer, who will mark it out of {exercise.written.manual_points} with the rubric.",
+        )
+    return verdict(State.CORRECT, "It matches the reference computed on your data.")

@@ -1,0 +1,133 @@
+"""The learner's side of the kit: `lab = Lab("01", seed=seed)`, then load, check, hint, solution."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pandas as pd
+
+from aipmlab import answer_key, course, paths
+from aipmlab.exercises.core import DataSource, Exercise, State, Verdict, judge
+
+SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+class CheckFailed(Exception):
+    """A check did not pass; the message says why. nbgrader scores the check cell zero."""
+
+
+class NotAttempted(CheckFailed):
+    """The answer still holds the `...` placeholder."""
+
+
+class IncorrectAnswer(CheckFailed):
+    """The answer has the wrong shape or the wrong values."""
+
+
+def answer_cell_id(key: str) -> str:
+    """nbgrader grade_id of the cell where the learner writes `key`."""
+    return f"{key}-answer"
+
+
+def check_cell_id(key: str) -> str:
+    """nbgrader grade_id of the locked cell that checks `key`."""
+    return f"{key}-check"
+
+
+class Lab:
+    """One module's data, checks, hints and solutions, for the seed the notebook runs on."""
+
+    def __init__(self, module: str | int, seed: int | None = None):
+        self.module = course.module(module)
+        self.data = DataSource(seed)
+        self._references: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        mode = "with answer key" if self.has_answer_key else "structure checks only (no answer key)"
+        return f"<Lab {self.module.slug}, seed {self.data.seed}, {mode}>"
+
+    @property
+    def has_answer_key(self) -> bool:
+        """True when grading/ is present, so checks compare values as well as structure."""
+        return answer_key.load(self.module.code_name) is not None
+
+    def load(self, table: str) -> pd.DataFrame:
+        """A fresh copy of one of this module's tables, for this notebook's seed."""
+        if table not in self.module.tables:
+            known = ", ".join(self.module.tables)
+            raise KeyError(f"Module {self.module.slug} uses the tables {known}; {table!r} is not one of them.")
+        return self.data.load(table)
+
+    def verdict(self, key: str, answer: Any) -> Verdict:
+        """Judge `answer` for exercise `key` without printing or raising."""
+        exercise = self.module.exercise(key)
+        has_reference, reference = self._reference(exercise)
+        return judge(exercise, answer, self.data, reference, has_reference)
+
+    def check(self, key: str, answer: Any) -> None:
+        """Print the verdict for exercise `key`; raise (so nbgrader scores zero) unless it passes."""
+        __tracebackhide__ = True  # IPython hides this frame: the learner sees the message, not our code
+        verdict = self.verdict(key, answer)
+        exercise = self.module.exercise(key)
+        label = f"Exercise {exercise.number} ({key})"
+        if verdict.state is State.NOT_ATTEMPTED:
+            raise NotAttempted(f"{label}: not attempted yet. {verdict.message}")
+        if verdict.state is State.INCORRECT:
+            advice = (f"Read hint {verdict.hint}: lab.hint({key!r}, {verdict.hint})" if verdict.hint
+                      else f"For a nudge, run lab.hint({key!r}).")
+            raise IncorrectAnswer(f"{label}: not yet. {verdict.message} {advice}")
+        mark = "✓" if verdict.state is State.CORRECT else "◐"
+        print(f"{mark} {label}: {verdict.state.value}, {verdict.points}/{verdict.max_points} points. {verdict.message}")
+
+    def hint(self, key: str, number: int | None = None) -> None:
+        """Print hint `number` of exercise `key` (the first when not given) and say how many there are."""
+        exercise = self.module.exercise(key)
+        count = len(exercise.hints)
+        number = 1 if number is None else number
+        if not 1 <= number <= count:
+            print(f"Exercise {exercise.number} has hints 1 to {count}.")
+            return
+        more = f" (hint {number + 1}: lab.hint({key!r}, {number + 1}))" if number < count else ""
+        print(f"Hint {number} of {count} for exercise {exercise.number}{more}:\n{exercise.hints[number - 1]}")
+
+    def solution(self, key: str) -> None:
+        """Print the worked solution of exercise `key` from solutions/, when the kit includes it."""
+        print(worked_solution(self.module, key))
+
+    def rubric(self, key: str) -> None:
+        """Print the anchored rubric of a written exercise, when the answer key is present."""
+        exercise = self.module.exercise(key)
+        if exercise.written is None:
+            print(f"Exercise {exercise.number} is checked automatically; it has no rubric.")
+            return
+        key_module = answer_key.load(self.module.code_name)
+        if key_module is None:
+            print("This kit has no answer key, so the rubric stays with the reviewer.")
+            return
+        print(key_module.RUBRICS[key].as_text())
+
+    def _reference(self, exercise: Exercise) -> tuple[bool, Any]:
+        key_module = answer_key.load(self.module.code_name)
+        if key_module is None or exercise.compare is None:
+            return False, None
+        if exercise.key not in self._references:
+            self._references[exercise.key] = getattr(key_module, exercise.key)(self.data)
+        return True, copy.deepcopy(self._references[exercise.key])
+
+
+def worked_solution(module: course.Module, key: str) -> str:
+    """The solution code for `key` as written in the source notebook, or why there is none."""
+    import nbformat
+
+    path = paths.solutions_dir() / module.slug / module.notebook_name
+    if not path.exists():
+        return "This kit has no worked solutions (a take-home bundle, say). Ask your reviewer after grading."
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == answer_cell_id(key):
+            lines = cell.source.splitlines()
+            if SOLUTION_BEGIN in lines and SOLUTION_END in lines:
+                lines = lines[lines.index(SOLUTION_BEGIN) + 1: lines.index(SOLUTION_END)]
+            return "\n".join(lines)
+    return f"No solution cell for {key!r} was found in {path.name}."

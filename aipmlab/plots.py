@@ -1,0 +1,90 @@
+"""Plots the notebooks share. Each takes plain data and returns the matplotlib Axes it drew on.
+
+Plots that need an exercise's answer say so, instead of failing, while the answer is still `...`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from aipmlab.exercises.core import is_stub
+
+
+def _waiting_for(answer: Any, key: str) -> bool:
+    if is_stub(answer):
+        print(f"This plot appears once exercise `{key}` is done.")
+        return True
+    return False
+
+
+def slice_intervals(slice_quality: Any, launch_bar: float, ax: plt.Axes | None = None) -> plt.Axes | None:
+    """Each slice's good rate with its interval, sorted, against the launch bar (a forest plot)."""
+    if _waiting_for(slice_quality, "slice_quality"):
+        return None
+    table = slice_quality.sort_values("good_rate")
+    ax = ax or plt.subplots(figsize=(7, 0.45 * len(table) + 1))[1]
+    rows = np.arange(len(table))
+    ax.errorbar(table["good_rate"], rows,
+                xerr=[table["good_rate"] - table["ci_low"], table["ci_high"] - table["good_rate"]],
+                fmt="o", color="#1f4e79", ecolor="#9db7d5", elinewidth=3, capsize=0)
+    ax.axvline(launch_bar, color="#c0392b", linestyle="--", label=f"launch bar ({launch_bar:.0%})")
+    ax.set_yticks(rows, [f"{name}  (n={n})" for name, n in zip(table.index, table["n"])])
+    ax.set_xlabel("share of good suggestions, with 95% Wilson interval")
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:.0%}"))
+    ax.legend(loc="lower right")
+    ax.set_title("Quality by slice: point estimates and how sure we are")
+    return ax
+
+
+def boundary_map(messages: pd.DataFrame, row: str, column: str, column_order: Sequence[str],
+                 launch_bar: float, ax: plt.Axes | None = None) -> plt.Axes:
+    """Heatmap of the good rate for every (row, column) cell, annotated with rate and message count."""
+    rates = messages.pivot_table(index=row, columns=column, values="good", aggfunc="mean")[list(column_order)]
+    counts = messages.pivot_table(index=row, columns=column, values="good", aggfunc="size")[list(column_order)]
+    labels = rates.map(lambda r: "" if np.isnan(r) else f"{r:.0%}") + counts.map(
+        lambda n: "" if np.isnan(n) else f"\nn={int(n)}")
+    ax = ax or plt.subplots(figsize=(7, 0.5 * len(rates) + 1.5))[1]
+    sns.heatmap(rates, annot=labels, fmt="", cmap="RdYlGn", center=launch_bar, vmin=0.3, vmax=1.0,
+                cbar_kws={"label": "share of good suggestions"}, ax=ax)
+    ax.set_title(f"Boundary map: red cells are under the {launch_bar:.0%} launch bar")
+    return ax
+
+
+def stratified_rates(messages: pd.DataFrame, group: str, group_order: Sequence[str], stratum: str,
+                     stratum_order: Sequence[str], ax: plt.Axes | None = None) -> plt.Axes:
+    """Good rate of each group within each stratum, next to the group's overall rate."""
+    within = messages.groupby([stratum, group])["good"].mean().unstack(group)[list(group_order)]
+    within = within.reindex(list(stratum_order))
+    within.loc["all messages (raw)"] = messages.groupby(group)["good"].mean()[list(group_order)]
+    ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+    within.plot.bar(ax=ax, rot=0, colormap="viridis", width=0.8)
+    ax.set_ylabel("share of good suggestions")
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
+    ax.set_title(f"Within each {stratum}, and overall")
+    return ax
+
+
+def coverage_quality_curves(messages: pd.DataFrame, slices: Sequence[str], grid: Sequence[float], floor: float,
+                            ax: plt.Axes | None = None) -> plt.Axes:
+    """For each slice, coverage against the quality of what is shown, as the threshold rises."""
+    ax = ax or plt.subplots(figsize=(7, 4.5))[1]
+    for name in slices:
+        group = messages[messages["slice"] == name]
+        points = [((group["confidence"] >= t).mean(), group.loc[group["confidence"] >= t, "good"].mean())
+                  for t in grid]
+        coverage, quality = zip(*points)
+        ax.plot(coverage, quality, marker=".", label=name)
+    ax.axhline(floor, color="#c0392b", linestyle="--", label=f"quality floor ({floor:.0%})")
+    ax.set_xlabel("coverage: share of the slice's messages that get a suggestion")
+    ax.set_ylabel("share of shown suggestions that are good")
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:.0%}"))
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("Raising the threshold trades coverage for quality (left end = highest threshold)")
+    return ax

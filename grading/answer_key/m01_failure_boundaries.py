@@ -1,0 +1,108 @@
+"""Answer key for module 01. Each function takes the learner's DataSource and returns the reference.
+
+Never shipped to a candidate. The solution notebook computes the same answers its own way, so the
+two cross-check each other in the tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from aipmlab.answer_key import Criterion, Level, Rubric
+from aipmlab.exercises.core import DataSource
+from aipmlab.exercises.m01_failure_boundaries import (
+    GOOD_RATING, LAUNCH_BAR, MIN_SHOWN, QUALITY_FLOOR, THRESHOLD_GRID,
+)
+
+
+def _messages(data: DataSource) -> pd.DataFrame:
+    messages = data.load("smart_reply_messages")
+    messages["good"] = messages["rating"] >= GOOD_RATING
+    return messages
+
+
+def _wilson(good, n) -> tuple[np.ndarray, np.ndarray]:
+    low, high = proportion_confint(good, n, alpha=0.05, method="wilson")
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+
+def overall_quality(data: DataSource) -> dict:
+    messages = _messages(data)
+    n, good = len(messages), int(messages["good"].sum())
+    low, high = _wilson(good, n)
+    return {"n": n, "good_rate": good / n, "ci_low": float(low), "ci_high": float(high)}
+
+
+def slice_quality(data: DataSource) -> pd.DataFrame:
+    table = _messages(data).groupby("slice")["good"].agg(n="size", good="sum")
+    table["good_rate"] = table["good"] / table["n"]
+    table["ci_low"], table["ci_high"] = _wilson(table["good"], table["n"])
+    return table[["n", "good_rate", "ci_low", "ci_high"]]
+
+
+def launch_evidence(data: DataSource) -> dict:
+    table = slice_quality(data)
+    below = table.index[table["ci_high"] < LAUNCH_BAR]
+    inconclusive = table.index[(table["good_rate"] < LAUNCH_BAR) & (table["ci_high"] >= LAUNCH_BAR)]
+    return {"below": sorted(below), "inconclusive": sorted(inconclusive)}
+
+
+def emoji_quality(data: DataSource) -> pd.DataFrame:
+    messages = _messages(data)
+    raw = messages.groupby("emoji_level")["good"].mean()
+    band_share = messages["length_band"].value_counts(normalize=True)
+    cell_rate = messages.groupby(["emoji_level", "length_band"])["good"].mean().unstack("length_band")
+    adjusted = (cell_rate[band_share.index] * band_share).sum(axis=1)
+    return pd.DataFrame({"raw_good_rate": raw, "adjusted_good_rate": adjusted}).rename_axis("emoji_level")
+
+
+def _lowest_threshold(slice_messages: pd.DataFrame) -> dict:
+    for threshold in THRESHOLD_GRID:
+        shown = slice_messages[slice_messages["confidence"] >= threshold]
+        if len(shown) >= MIN_SHOWN and shown["good"].mean() >= QUALITY_FLOOR:
+            return {"threshold": threshold, "coverage": len(shown) / len(slice_messages),
+                    "shown_good_rate": shown["good"].mean()}
+    return {"threshold": np.nan, "coverage": 0.0, "shown_good_rate": np.nan}
+
+
+def trigger_thresholds(data: DataSource) -> pd.DataFrame:
+    rows = {name: _lowest_threshold(group) for name, group in _messages(data).groupby("slice")}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("slice")
+
+
+def invariance(data: DataSource) -> pd.DataFrame:
+    pairs = data.load("smart_reply_invariance")
+    pairs["good_before"] = pairs["rating_original"] >= GOOD_RATING
+    pairs["good_after"] = pairs["rating_perturbed"] >= GOOD_RATING
+    pairs["flipped"] = pairs["good_before"] & ~pairs["good_after"]
+    table = pairs.groupby("perturbation").agg(
+        pairs=("pair_id", "size"), good_before=("good_before", "mean"), good_after=("good_after", "mean"),
+        were_good=("good_before", "sum"), flipped=("flipped", "sum"),
+    )
+    table["flip_rate"] = table["flipped"] / table["were_good"]
+    table["flip_ci_low"], table["flip_ci_high"] = _wilson(table["flipped"], table["were_good"])
+    return table[["pairs", "good_before", "good_after", "flip_rate", "flip_ci_low", "flip_ci_high"]]
+
+
+RUBRICS = {
+    "boundary_statement": Rubric((
+        Criterion("Where it fails, with evidence", (
+            Level(0, "No slice named, or slices named from point estimates alone."),
+            Level(1, "Names the failing slices with their good rates, but no intervals or sample sizes."),
+            Level(2, "Names the slices below the bar with rates and intervals, and keeps inconclusive slices "
+                     "apart from confirmed ones."),
+        )),
+        Criterion("What the product does about it", (
+            Level(0, "No decision, or 'launch everywhere' / 'do not launch' with no link to the evidence."),
+            Level(1, "A decision per slice (threshold, no suggestions, hold), including what it costs in "
+                     "coverage and why that cost is worth paying."),
+        )),
+        Criterion("What happens next", (
+            Level(0, "Nothing on what is still unknown."),
+            Level(1, "Says what would change the decision: more ratings for inconclusive slices, the emoji "
+                     "effect once length is held fixed, and a metric to watch after launch."),
+        )),
+    )),
+}
