@@ -95,7 +95,8 @@ def exercise_markdown(exercise: Exercise) -> str:
 
 def check_source(exercise: Exercise) -> str:
     """The locked test cell: a docstring saying what it checks, then one call."""
-    return f'"""Checks exercise {exercise.number}: {exercise.title}."""\nlab.check("{exercise.key}", {exercise.key})'
+    title = exercise.title if exercise.title[-1] in ".?!" else exercise.title + "."
+    return f'"""Checks exercise {exercise.number}: {title}"""\nlab.check("{exercise.key}", {exercise.key})'
 
 
 def _generated(cell: Any) -> tuple[str | None, str | None]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tempfile
+
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -13,3 +15,9 @@ OTHER_SEEDS = (7, 31337)  # besides each dataset's canonical seed
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+def ipc_kernel_prefix() -> str:
+    """A short path prefix for kernel sockets. Tests start kernels over local IPC, not TCP: when two
+    test workers start kernels at once, a TCP port picked by one can be taken by the other first."""
+    return str(Path(tempfile.mkdtemp(prefix="aipmlab-k")) / "kernel")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from aipmlab import course, paths
+from tests.conftest import ipc_kernel_prefix
 
 MODULES = course.modules()
 SOLVER, UNTOUCHED = "solver", "untouched"
@@ -36,7 +37,9 @@ def graded_course(tmp_path_factory):
     (course_dir / "nbgrader_config.py").write_text(
         "c = get_config()\n"
         f"load_subconfig({str(paths.grading_dir() / 'nbgrader_config.py')!r})\n"
-        f"c.CourseDirectory.root = {str(course_dir)!r}\n")
+        f"c.CourseDirectory.root = {str(course_dir)!r}\n"
+        "c.KernelManager.transport = 'ipc'\n"
+        f"c.KernelManager.ip = {ipc_kernel_prefix()!r}\n")
     shutil.copytree(paths.solutions_dir(), course_dir / "solutions")
     for module in MODULES:
         nbgrader(course_dir, "generate_assignment", module.slug, "--create", "--force")

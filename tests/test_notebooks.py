@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import papermill
 import pytest
+from traitlets.config import Config
 
 from aipmlab import course, release
-from tests.conftest import OTHER_SEEDS
+from tests.conftest import OTHER_SEEDS, ipc_kernel_prefix
 
 CASES = [(module, seed) for module in course.modules() for seed in (None, *OTHER_SEEDS)]
 
@@ -17,6 +18,7 @@ def test_solution_notebook_runs_and_passes_every_check(module, seed, tmp_path):
     executed = papermill.execute_notebook(
         str(source), str(tmp_path / module.notebook_name), parameters={} if seed is None else {"seed": seed},
         cwd=str(source.parent), kernel_name="python3", progress_bar=False,
+        config=Config({"KernelManager": {"transport": "ipc", "ip": ipc_kernel_prefix()}}),
     )
     outputs = [output for cell in executed.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
     stdout = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
