@@ -37,6 +37,18 @@ def test_judge_states(answer, state, points):
     assert (verdict.state, verdict.points, verdict.max_points) == (state, points, 2)
 
 
+def test_an_answer_that_trips_a_check_gets_a_message_not_a_traceback():
+    exercise = course.module("01").exercise("slice_quality")
+    slices = sorted(DataSource().load("smart_reply_messages")["slice"].unique())
+    duplicated_column = pd.DataFrame([[1, 0.5, 0.4, 0.6, 0.5]] * len(slices), index=pd.Index(slices, name="slice"),
+                                     columns=["n", "good_rate", "ci_low", "ci_high", "good_rate"])
+    verdict = judge(exercise, duplicated_column, DataSource())
+    assert verdict.state is State.INCORRECT
+    assert "could not read" in verdict.message and exercise.expects in verdict.message
+    layered = pd.DataFrame({"n": [1]}, index=pd.MultiIndex.from_tuples([("a", "b")], names=["slice", "x"]))
+    assert "several levels" in judge(exercise, layered, DataSource()).message
+
+
 def test_judge_without_a_reference_checks_structure_only():
     assert judge(toy_exercise(), 3, DataSource()).state is State.UNVERIFIED
     assert judge(toy_exercise(), 11, DataSource()).state is State.INCORRECT

@@ -111,7 +111,9 @@ def main(argv: list[str]) -> None:
         for path in copy_release_to_workspace():
             say(f"new notebook for you: {path.relative_to(ROOT)}")
         say("opening JupyterLab on module 00; your work is saved in my-work/ (stop with Ctrl+C)")
-        exec_in_venv("jupyter", ["lab", f"--ServerApp.root_dir={WORKSPACE}", *rest, str(WORKSPACE / FIRST_NOTEBOOK)])
+        as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []  # containers, CI
+        exec_in_venv("jupyter", ["lab", f"--ServerApp.root_dir={WORKSPACE}", *as_root, *rest,
+                                 str(WORKSPACE / FIRST_NOTEBOOK)])
     elif command == "test":
         exec_in_venv("python", ["-m", "pytest", *rest])
     else:

@@ -93,6 +93,9 @@ def require_frame(answer: Any, name: str, index_name: str, index_values: Iterabl
     if not isinstance(answer, pd.DataFrame):
         extra = " Did you forget `.to_frame()` or select a single column?" if isinstance(answer, pd.Series) else ""
         raise Incorrect(f"{name} should be a DataFrame, but it is {type_name(answer)}.{extra}", hint)
+    if isinstance(answer.index, pd.MultiIndex):
+        raise Incorrect(f"{name} has an index of several levels ({', '.join(map(str, answer.index.names))}); it "
+                        f"should have one level, `{index_name}`.", hint)
     if answer.index.name != index_name:
         if index_name in answer.columns:
             raise Incorrect(f"{name} should be indexed by `{index_name}`; it is a column. "

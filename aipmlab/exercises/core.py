@@ -120,6 +120,9 @@ def judge(
             exercise.compare(answer, reference)
     except Incorrect as wrong:
         return verdict(State.INCORRECT, wrong.message, wrong.hint)
+    except Exception as error:  # an answer shaped so oddly that a check tripped over it
+        return verdict(State.INCORRECT, f"The check could not read `{exercise.key}` ({type(error).__name__}). "
+                                        f"It expects {exercise.expects}.", 1)
     if exercise.compare is not None and not has_reference:
         return verdict(State.UNVERIFIED, "The answer has the right shape. The grader will check its values.")
     if exercise.written is not None:
