@@ -8,10 +8,11 @@ import sys
 from aipmlab import paths
 
 
-def _release(_: argparse.Namespace) -> int:
-    from aipmlab import release
+def _release(arguments: argparse.Namespace) -> int:
+    from aipmlab import course, release
 
-    for path in release.release():
+    modules = tuple(course.module(name) for name in arguments.module) or None
+    for path in release.release(modules):
         print(f"released {path.relative_to(paths.kit_root())}")
     return 0
 
@@ -28,8 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one task."""
     parser = argparse.ArgumentParser(prog="aipmlab", description=__doc__)
     tasks = parser.add_subparsers(dest="task", required=True)
-    tasks.add_parser("release", help="refresh generated cells in solutions/ and regenerate notebooks/ with nbgrader"
-                     ).set_defaults(run=_release)
+    release = tasks.add_parser("release", help="refresh generated cells in solutions/ and regenerate notebooks/")
+    release.add_argument("module", nargs="*", help="only these modules (e.g. 01); default: all")
+    release.set_defaults(run=_release)
     tasks.add_parser("datasets", help="regenerate the canonical data files in datasets/ from their seeds"
                      ).set_defaults(run=_datasets)
     arguments = parser.parse_args(argv)

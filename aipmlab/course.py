@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
+from functools import lru_cache
 
 from aipmlab.exercises.core import Exercise
 
@@ -52,11 +55,16 @@ class Module:
         raise KeyError(f"Module {self.slug} has no exercise {key!r}. Its exercises are: {known}.")
 
 
+@lru_cache(maxsize=1)
 def modules() -> tuple[Module, ...]:
-    """Every module, in learning order."""
-    from aipmlab.exercises import m00_start_here, m01_failure_boundaries
+    """Every module, in learning order: each aipmlab/exercises/mNN_*.py that declares a MODULE."""
+    import aipmlab.exercises as package
 
-    return (m00_start_here.MODULE, m01_failure_boundaries.MODULE)
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name[:1] == "m" and info.name[1:3].isdigit():
+            found.append(importlib.import_module(f"{package.__name__}.{info.name}").MODULE)
+    return tuple(sorted(found, key=lambda m: m.number))
 
 
 def module(name: str | int) -> Module:

@@ -159,10 +159,10 @@ def write_notebook(notebook: Any, path: Path) -> bool:
     return True
 
 
-def refresh_sources() -> list[Path]:
-    """Refresh every source notebook in place; returns the ones that changed."""
+def refresh_sources(modules: tuple[course.Module, ...] | None = None) -> list[Path]:
+    """Refresh source notebooks in place (all modules by default); returns the ones that changed."""
     changed = []
-    for module in course.modules():
+    for module in modules or course.modules():
         path = source_notebook_path(module)
         notebook = strip_outputs(refresh(nbformat.read(path, as_version=4), module))
         if write_notebook(notebook, path):
@@ -170,8 +170,8 @@ def refresh_sources() -> list[Path]:
     return changed
 
 
-def generate_release(release_root: Path) -> list[Path]:
-    """Run nbgrader generate_assignment on every module into `release_root`; returns the notebooks."""
+def generate_release(release_root: Path, modules: tuple[course.Module, ...] | None = None) -> list[Path]:
+    """Run nbgrader generate_assignment on modules (all by default) into `release_root`; returns the notebooks."""
     from nbgrader.apps.api import NbGraderAPI
     from traitlets.config import Config
 
@@ -186,7 +186,7 @@ def generate_release(release_root: Path) -> list[Path]:
         config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}
         config.ClearSolutions.text_stub = "YOUR ANSWER HERE"
         api = NbGraderAPI(config=config)
-        for module in course.modules():
+        for module in modules or course.modules():
             result = api.generate_assignment(module.slug, force=True, create=True)
             if not result["success"]:
                 raise RuntimeError(f"nbgrader could not generate {module.slug}:\n{result.get('log', '')}\n"
@@ -205,17 +205,18 @@ def _put_interpreter_tools_on_path() -> None:
         os.environ["PATH"] = tools + os.pathsep + os.environ.get("PATH", "")
 
 
-def release() -> list[Path]:
+def release(modules: tuple[course.Module, ...] | None = None) -> list[Path]:
     """Refresh sources, then regenerate notebooks/ (replacing each module folder wholesale)."""
-    refresh_sources()
+    modules = modules or course.modules()
+    refresh_sources(modules)
     with tempfile.TemporaryDirectory() as staging:
-        generated = generate_release(Path(staging))
+        generated = generate_release(Path(staging), modules)
         for path in generated:
             target_folder = paths.release_dir() / path.parent.name
             if target_folder.exists():
                 shutil.rmtree(target_folder)
             shutil.copytree(path.parent, target_folder)
-    return [release_notebook_path(module) for module in course.modules()]
+    return [release_notebook_path(module) for module in modules]
 
 
 def notebook_json(path: Path) -> dict:

@@ -6,36 +6,29 @@ memory, through the same CSV encoding, so both paths give identical column types
 
 from __future__ import annotations
 
+import importlib
 import io
-from dataclasses import dataclass
+import pkgutil
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
 
 import pandas as pd
 
 from aipmlab import paths
-from aipmlab.datasets import smart_reply
-
-Generator = Callable[[int], tuple[dict[str, pd.DataFrame], Any]]
+from aipmlab.datasets.family import DatasetFamily
 
 
-@dataclass(frozen=True)
-class DatasetFamily:
-    """Tables that one generator produces together from one seed."""
+def _discover() -> dict[str, DatasetFamily]:
+    """Every generator module in this package that declares a FAMILY."""
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        family = getattr(importlib.import_module(f"{__name__}.{info.name}"), "FAMILY", None)
+        if isinstance(family, DatasetFamily):
+            found[family.name] = family
+    return dict(sorted(found.items()))
 
-    name: str
-    generate: Generator
-    canonical_seed: int
-    tables: tuple[str, ...]
 
-
-FAMILIES = {
-    "smart_reply": DatasetFamily(
-        "smart_reply", smart_reply.generate, smart_reply.CANONICAL_SEED,
-        ("smart_reply_messages", "smart_reply_invariance"),
-    ),
-}
+FAMILIES = _discover()
 TABLE_FAMILY = {table: family for family in FAMILIES.values() for table in family.tables}
 
 

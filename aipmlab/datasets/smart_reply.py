@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from aipmlab.datasets.family import DatasetFamily
+
 LANGUAGES = ("English", "Spanish", "Hindi", "Portuguese", "French")
 LANGUAGE_SHARE = (0.52, 0.20, 0.16, 0.09, 0.03)
 CODE_SWITCH_RATE = {"English": 0.04, "Spanish": 0.22, "Hindi": 0.45, "Portuguese": 0.10, "French": 0.10}
@@ -157,3 +159,6 @@ def _draw_pairs(rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray, np.
         }
     )
     return pairs, before, after
+
+
+FAMILY = DatasetFamily("smart_reply", generate, CANONICAL_SEED, ("smart_reply_messages", "smart_reply_invariance"))

@@ -1,24 +1,15 @@
-"""The mistakes learners really make, per exercise. Each builder takes the DataSource and returns a wrong answer.
-
-Every check must reject every answer here (tests/test_exercises.py), and every exercise must have
-at least one (so adding an exercise without its known-wrong answers fails the suite).
-"""
+"""Known-wrong answers for module 01 (failure boundaries)."""
 
 from __future__ import annotations
-
-from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from aipmlab.exercises.core import DataSource
 from aipmlab.exercises.m01_failure_boundaries import LAUNCH_BAR, MIN_SHOWN, QUALITY_FLOOR, THRESHOLD_GRID
 
-WrongAnswer = Callable[[DataSource], Any]
 
-
-def _messages(data: DataSource, good_from: int = 4) -> pd.DataFrame:
+def _messages(data, good_from: int = 4) -> pd.DataFrame:
     messages = data.load("smart_reply_messages")
     messages["good"] = messages["rating"] >= good_from
     return messages
@@ -28,24 +19,6 @@ def _interval(good, n, method: str = "wilson", alpha: float = 0.05):
     low, high = proportion_confint(good, n, alpha=alpha, method=method)
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
-
-# --- module 00 ---------------------------------------------------------------------------------
-
-def language_counts(data):
-    return data.load("smart_reply_messages")["language"].value_counts().to_dict()
-
-
-def slice_shares(data):
-    return data.load("smart_reply_messages")["slice"].value_counts(normalize=True).to_dict()
-
-
-def shares_of_code_switched_only(data):
-    messages = data.load("smart_reply_messages")
-    shares = messages.loc[messages["code_switched"], "language"].value_counts(normalize=True)
-    return shares.reindex(messages["language"].unique(), fill_value=0.0).to_dict()
-
-
-# --- module 01 ---------------------------------------------------------------------------------
 
 def _overall(data, good_from=4, method="wilson", alpha=0.05, scale=1.0):
     messages = _messages(data, good_from)
@@ -125,12 +98,7 @@ def _invariance(data, flips_over_all: bool = False, method: str = "wilson", net_
     return table.drop(columns=["were_good", "flipped"])
 
 
-KNOWN_WRONG: dict[str, dict[str, WrongAnswer]] = {
-    "language_mix": {
-        "counts instead of shares": language_counts,
-        "shares of slices, not languages": slice_shares,
-        "shares among code-switched messages only": shares_of_code_switched_only,
-    },
+KNOWN_WRONG = {
     "overall_quality": {
         "good means rating >= 3": lambda d: _overall(d, good_from=3),
         # (a Wald interval is not listed: on 6,000 ratings it agrees with Wilson to 1e-4, so it is no mistake here)
