@@ -17,10 +17,10 @@ def _release(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _datasets(_: argparse.Namespace) -> int:
+def _datasets(arguments: argparse.Namespace) -> int:
     from aipmlab import datasets
 
-    for path in datasets.write_canonical():
+    for path in datasets.write_canonical(arguments.family or None):
         print(f"wrote {path.relative_to(paths.kit_root())}")
     return 0
 
@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     release = tasks.add_parser("release", help="refresh generated cells in solutions/ and regenerate notebooks/")
     release.add_argument("module", nargs="*", help="only these modules (e.g. 01); default: all")
     release.set_defaults(run=_release)
-    tasks.add_parser("datasets", help="regenerate the canonical data files in datasets/ from their seeds"
-                     ).set_defaults(run=_datasets)
+    regenerate = tasks.add_parser("datasets", help="regenerate the canonical data files in datasets/ from their seeds")
+    regenerate.add_argument("family", nargs="*", help="only these dataset families (e.g. smart_reply); default: all")
+    regenerate.set_defaults(run=_datasets)
     arguments = parser.parse_args(argv)
     return arguments.run(arguments)
 

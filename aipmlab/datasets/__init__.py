@@ -75,18 +75,20 @@ def load(table: str, seed: int | None = None) -> pd.DataFrame:
     return _load_cached(table, seed).copy()
 
 
-def canonical_files() -> dict[str, bytes]:
-    """Every canonical CSV, by table name, regenerated from its family's canonical seed."""
+def canonical_files(families: list[str] | None = None) -> dict[str, bytes]:
+    """Canonical CSVs by table name, regenerated from their family's canonical seed (all families by default)."""
     files: dict[str, bytes] = {}
-    for family in FAMILIES.values():
-        files.update(_generated_csv(family.name, family.canonical_seed))
+    for name in families or FAMILIES:
+        if name not in FAMILIES:
+            raise KeyError(f"There is no dataset family {name!r}. The families are: {', '.join(FAMILIES)}.")
+        files.update(_generated_csv(name, FAMILIES[name].canonical_seed))
     return files
 
 
-def write_canonical() -> list[Path]:
-    """Regenerate every canonical CSV in datasets/; returns the files written."""
+def write_canonical(families: list[str] | None = None) -> list[Path]:
+    """Regenerate canonical CSVs in datasets/ (all families by default); returns the files written."""
     written = []
-    for table, data in canonical_files().items():
+    for table, data in canonical_files(families).items():
         path = csv_path(table)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
