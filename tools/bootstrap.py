@@ -12,6 +12,7 @@ skip installing unless requirements.lock or pyproject.toml changed, so they star
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -26,6 +27,8 @@ WORKSPACE = ROOT / "my-work"
 RELEASE = ROOT / "notebooks"
 FIRST_NOTEBOOK = "00-start-here/00-start-here.ipynb"
 MIN_PYTHON = (3, 10)
+# JupyterLab settings for an offline course: no news feed, no update checks.
+LAB_SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
 
 
 def say(message: str) -> None:
@@ -74,6 +77,9 @@ def ensure_environment() -> None:
     say("registering the Jupyter kernel for this environment")
     run([python, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3",
          "--display-name", "Python 3 (AI PM Lab)"])
+    overrides = VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    overrides.parent.mkdir(parents=True, exist_ok=True)
+    overrides.write_text(json.dumps(LAB_SETTINGS, indent=2) + "\n")
     STAMP.write_text(fingerprint)
 
 
