@@ -106,3 +106,18 @@ RUBRICS = {
         )),
     )),
 }
+
+
+# A full-mark answer per written exercise: an anchor for reviewers, and what the tests feed the checks.
+EXAMPLES = {
+    "boundary_statement": (
+        "Smart reply clears the 70% bar overall (73% good, 95% CI 72% to 74%, n=6000) but not everywhere. "
+        "Hindi with code-switching (39%, CI 34% to 44%, n=429) and Spanish with code-switching (54%, CI 48% to 60%) "
+        "are below the bar with evidence. English and Portuguese with code-switching are under it on point "
+        "estimates but their intervals reach 70%, so we will quadruple their ratings before deciding. Emoji-heavy "
+        "messages look fine only because they are short: length-adjusted they fall to 66%, and adding emoji to the "
+        "same message flips 13% of good suggestions against 1% for a neutral edit. We launch with a per-slice "
+        "trigger threshold that keeps shown quality at 80%, accept losing about 90% of coverage in code-switched "
+        "Hindi, and review shown quality and coverage per slice every week after launch."
+    ),
+}
