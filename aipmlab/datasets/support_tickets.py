@@ -1,0 +1,406 @@
+"""Synthetic support tickets for module 02 (data quality audit).
+
+An online shop trains an intent classifier on customer support tickets. Each row is a short ticket
+with the intent a labeller gave it, the split it was put in (train or test) and the channel it came
+through. The generator plants the problems an audit should find: exact and near-duplicate tickets,
+test tickets that copy training tickets, label noise concentrated between two confusable intents,
+and a channel mix that differs from production's. A small random sample of training tickets is
+re-labelled by an expert. What was planted (the true intent of every ticket, which rows are copies
+of which, which labels were flipped) stays in `SupportTicketsTruth`; no file carries it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from aipmlab.datasets.family import DatasetFamily
+
+CANONICAL_SEED = 2024
+TICKET_COUNT = 4000
+EXACT_COPY_SHARE = 0.04      # rows that are exact copies of another ticket
+NEAR_COPY_SHARE = 0.05       # rows that are lightly edited copies of another ticket
+TEST_SHARE = 0.20            # rows put in the test split, at random
+AUDIT_SIZE = 400             # training tickets re-labelled by an expert, drawn at random
+EXPERT_ERROR_RATE = 0.005    # even the expert is wrong now and then
+
+INTENTS = ("account_access", "billing_question", "cancel_subscription", "delivery_status", "refund",
+           "technical_issue")
+INTENT_SHARE = (0.13, 0.17, 0.12, 0.20, 0.22, 0.16)
+CONFUSABLE_PAIR = ("refund", "billing_question")
+PAIR_FLIP_RATE = 0.18        # labels flipped to the other intent of the confusable pair
+OTHER_FLIP_RATE = 0.01       # labels flipped to any other intent, for every intent
+CROSSOVER_RATE = 0.10        # pair tickets worded like the other intent: right label, misleading words
+
+CHANNELS = ("email", "web_form", "chat", "app", "social")
+TRAINING_CHANNEL_SHARE = (0.38, 0.27, 0.25, 0.07, 0.03)    # how the labelled data was collected
+PRODUCTION_CHANNEL_SHARE = (0.18, 0.12, 0.33, 0.27, 0.10)  # where tickets come from today
+
+APP_TYPO_RATE = 0.6
+
+NEAR_EDITS = ("case", "whitespace", "punctuation", "word_swap", "word_dropped", "word_added")
+
+PRODUCTS = ("headphones", "blender", "running shoes", "phone case", "desk lamp", "coffee grinder", "backpack",
+            "smartwatch", "rain jacket", "yoga mat", "kettle", "keyboard", "webcam", "air fryer", "sofa cushion",
+            "water bottle", "hair dryer", "monitor stand", "tent", "baby monitor", "printer", "speaker",
+            "vacuum cleaner", "bike helmet", "board game", "toaster", "winter boots", "drone", "mattress topper",
+            "electric toothbrush")
+DEFECTS = ("broken", "damaged", "scratched", "the wrong size", "the wrong colour", "missing parts", "not working",
+           "dead on arrival", "cracked", "leaking")
+DATES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "March 3", "March 14",
+         "April 2", "April 21", "May 9", "May 30", "June 12", "June 25", "July 4", "July 19", "August 8",
+         "August 27", "September 15")
+PLANS = ("Basic", "Plus", "Premium", "Family", "Student", "Annual", "Business", "Starter")
+DEVICES = ("iPhone", "Android phone", "iPad", "laptop", "Windows PC", "Mac", "tablet", "Chromebook", "Pixel",
+           "Galaxy phone")
+FEATURES = ("the cart", "my orders", "the search page", "saved items", "notifications", "the wishlist",
+            "the checkout", "my profile", "order history", "the help centre")
+ERRORS = ("error 502", "a blank screen", "an unknown error", "error code E17", "a timeout message",
+          "error 404", "a grey box", "error code A3", "a spinning wheel", "a login loop")
+ACTIONS = ("pay", "add items to the cart", "upload a photo", "update my address", "apply a coupon",
+           "leave a review", "change my password", "track a parcel")
+COURIERS = ("UPS", "FedEx", "DHL", "USPS", "the local courier", "Royal Mail", "DPD", "Hermes")
+NAMES = ("Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jamal", "Kate", "Luis",
+         "Maya", "Nikhil", "Olga", "Pedro", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Victor", "Wen", "Yusuf",
+         "Zoe", "Priya", "Tom", "Lena", "Omar", "Sofia")
+SURNAMES = ("smith", "garcia", "khan", "nguyen", "muller", "rossi", "silva", "kim", "okafor", "dubois", "patel",
+            "cohen", "novak", "jensen", "lopez", "sato")
+
+CORE_SENTENCES = {
+    "refund": (
+        "I would like a refund for the {product} from order {order}, it arrived {defect} on {date}.",
+        "Please refund my order {order}. The {product} was {defect} and I sent it back on {date}.",
+        "Can I get my money back for the {product}? Order {order} was {defect} when I opened it on {date}.",
+        "I returned the {product} {days} days ago and I still have not received my refund of {amount}.",
+        "The {product} from order {order} is {defect}. I want a full refund of {amount}, not a replacement.",
+        "I was charged {amount} for {a_product} that I cancelled on {date}. Please send the money back.",
+        "I am requesting a refund of {amount} for order {order} because the {product} never worked.",
+        "You took {amount} for the {product} on {date} but it came {defect}, so I want that money returned.",
+    ),
+    "billing_question": (
+        "Why was I charged {amount} on {date}? I do not recognise this payment for the {plan} plan.",
+        "I see two charges of {amount} on my card for order {order} on {date}. Can you explain them?",
+        "My invoice {invoice} shows {amount} but the {plan} plan should cost less. What is this fee?",
+        "When will my card be charged for the {plan} plan, on {date} or at the end of the month? Invoice {invoice}.",
+        "How do I change the card you bill for my {plan} plan? Invoice {invoice} from {date} went to my old card.",
+        "Invoice {invoice} is {amount}, which is more than last month. Why did the {plan} price go up?",
+        "I was charged {amount} on {date} for order {order} and I do not understand the extra tax.",
+        "There is a charge of {amount} from you on {date} that I cannot match to any order. Is it the {plan} plan?",
+    ),
+    "cancel_subscription": (
+        "Please cancel my {plan} subscription for account {account} before it renews on {date}.",
+        "I want to stop my {plan} plan. How do I cancel it? My account is {account}, I joined {days} months ago.",
+        "Cancel my {plan} membership please, I have not used it since {date}. The account is {account}.",
+        "I tried to cancel the {plan} plan in settings on my {device} but the button does nothing. Account {account}.",
+        "Do not renew my {plan} subscription on {date}. I want to close it. Account {account}.",
+        "I want to end the {plan} plan on account {account} after {days} months, it is too expensive now.",
+    ),
+    "delivery_status": (
+        "Where is my order {order}? The {product} was supposed to arrive on {date}.",
+        "My package {order} has been out for delivery with {courier} for {days} days. Where is the {product}?",
+        "Tracking for order {order} has not updated since {date}. When will the {product} arrive?",
+        "{courier} says order {order} was delivered on {date} but I never got the {product}.",
+        "Can you give me an update on order {order}? The {product} is a gift and I need it by {date}.",
+        "The {product} in order {order} is stuck at the {courier} depot since {date}.",
+        "Order {order} shows shipped {days} days ago with {courier} but the {product} has not arrived.",
+    ),
+    "technical_issue": (
+        "The app crashes on my {device} every time I open {feature}. I am on version {version}.",
+        "I get {error} when I try to {action} on my {device}. App version {version}.",
+        "Since the update to version {version} the {feature} page shows {error} on my {device}.",
+        "The checkout button does nothing on my {device} and I see {error}. Version {version}.",
+        "{feature} keeps loading forever on my {device} with version {version}, then shows {error}.",
+        "I cannot {action} in the app on my {device} since {date}, it shows {error}.",
+    ),
+    "account_access": (
+        "I cannot log in to my account {account} on my {device} since {date}. It says my password is wrong.",
+        "I never received the reset email for {account}. I tried {days} times since {date}.",
+        "My account {account} was locked after too many attempts on my {device} on {date}.",
+        "I lost the phone I use for login codes. How do I get back into {account}? I tried on my {device} on {date}.",
+        "Someone changed the email on my account {account} on {date} and now I cannot sign in on my {device}.",
+        "The verification code for {account} never arrives on my {device}, I waited {days} minutes.",
+    ),
+}
+
+# How people write on a phone or on social media: shorter, and in their own words.
+CASUAL_SENTENCES = {
+    "refund": (
+        "want my money back for the {product}, order {order} came {defect}",
+        "the {product} is junk, refund me the {amount} please",
+        "sent the {product} back on {date}, where is my money",
+        "{product} arrived {defect} on {date}, I want the {amount} back",
+        "give me back the {amount} for order {order}, the {product} is useless",
+    ),
+    "billing_question": (
+        "why did you take {amount} from my card on {date}",
+        "double charged {amount} for order {order}, what is going on",
+        "what is this {amount} fee on my card from {date}",
+        "the {plan} price went up to {amount}, why",
+        "got a bill for {amount} on {date} and no idea what it is for",
+    ),
+    "cancel_subscription": (
+        "how do I get rid of the {plan} plan, account {account}",
+        "stop charging me for {plan}, I am done, account {account}",
+        "unsubscribe me from {plan} before {date}, account {account}",
+        "I do not want {plan} anymore, close {account} on {date}",
+    ),
+    "delivery_status": (
+        "where is my stuff, order {order} from {date}",
+        "{courier} lost my {product} again, order {order}",
+        "still waiting on the {product}, order {order}, {days} days now",
+        "my {product} never showed up, {courier} tracking for {order} is stuck",
+    ),
+    "technical_issue": (
+        "app keeps crashing on my {device} on version {version}",
+        "{feature} broken again on my {device}, it shows {error}",
+        "cannot {action}, the app just shows {error} on my {device}",
+        "version {version} is a mess, {feature} will not load on my {device}",
+    ),
+    "account_access": (
+        "locked out of {account} on my {device}, help",
+        "the password reset never comes for {account}, tried {days} times",
+        "cannot sign in since {date}, account {account}",
+        "lost my login code phone, need to get into {account} from my {device}",
+    ),
+}
+CASUAL_CHANNELS = ("app", "social")
+
+# Tickets that do not say what they want: even an expert needs the order history to label them.
+VAGUE_RATE = {"email": 0.06, "web_form": 0.06, "chat": 0.10, "app": 0.20, "social": 0.25}
+VAGUE_SENTENCES = {
+    "order": (
+        "I have a problem with order {order} from {date}. Can someone look into it?",
+        "Something is wrong with my order {order} for the {product}. Please get back to me.",
+        "Order {order}, {amount}: I need help with this, it is urgent.",
+        "Please check what happened with order {order} on {date}, the {product}.",
+    ),
+    "account": (
+        "I need help with my account {account} on my {device}, it is about {date}.",
+        "There is a problem with my {plan} account {account}. Please call me.",
+        "Please look at account {account}, something is not right since {date}.",
+        "My {plan} account {account} is not working the way it should on my {device}.",
+    ),
+}
+VAGUE_GROUP = {"refund": "order", "billing_question": "order", "delivery_status": "order",
+               "cancel_subscription": "account", "technical_issue": "account", "account_access": "account"}
+
+# A second sentence many customers add; it carries no intent of its own.
+CONTEXT_SENTENCES = (
+    "I have been a customer for {years} years.", "This is my {nth} message about this.",
+    "I live in {city}.", "I already called on {date2} and nobody helped.", "My phone number is {phone}.",
+    "I ordered on {date2} from {city}.", "It is the {nth} time this has happened.",
+    "You can reach me until {hour}.", "I am writing from {city}.", "My customer number is {customer}.",
+    "I would appreciate an answer by {date2}.", "I have tried this {nth_count} times already.",
+)
+CONTEXT_RATE = {"email": 0.8, "web_form": 0.9, "chat": 0.6, "app": 0.6, "social": 0.2}
+CITIES = ("Leeds", "Lyon", "Austin", "Pune", "Porto", "Dublin", "Denver", "Krakow", "Seville", "Toronto", "Osaka",
+          "Nairobi", "Bristol", "Utrecht", "Adelaide", "Malmo")
+ORDINALS = ("second", "third", "fourth", "fifth")
+
+EMAIL_OPENERS = ("Hello,", "Hi team,", "Good morning,", "Dear support,", "Hi there,", "Hello support team,",
+                 "Good afternoon,", "To whom it may concern,")
+EMAIL_CLOSERS = ("Thanks, {name}", "Kind regards, {name}", "Best, {name}", "Thank you. {name}",
+                 "Many thanks, {name}", "Regards, {name} {surname_title}", "Cheers, {name}")
+CHAT_OPENERS = ("hi", "hello", "hey there", "hi, quick question", "hello, can you help", "", "")
+CHAT_CLOSERS = ("thanks", "thank you", "", "please help", "can you check", "ty", "")
+SOCIAL_HANDLES = ("@ShopHelp", "@ShopSupport", "hey @ShopHelp", "@ShopHelp @ShopSupport")
+SOCIAL_TAGS = ("", "", "#fail", "#customerservice", "not happy", "so annoying", "#help", "seriously")
+SOCIAL_SHORTHAND = {"please": "pls", "you": "u", "your": "ur", "thanks": "thx", "because": "bc",
+                    "I am": "im", "I do not": "i dont", "cannot": "cant", "have not": "havent", "with": "w/",
+                    "minutes": "mins", "days": "d", "account": "acct", "order": "ordr"}
+
+FILLER_SWAPS = {"I": "we", "my": "our", "please": "kindly", "want": "need", "the": "this", "Please": "Kindly",
+                "on": "at", "for": "about", "is": "seems", "can": "could", "was": "got"}
+FILLER_INSERTS = ("really", "just", "again", "still", "now", "urgently", "honestly")
+
+
+@dataclass(frozen=True)
+class SupportTicketsTruth:
+    """The planted answers, row-aligned with the tickets table."""
+
+    true_label: np.ndarray       # the intent each ticket really has
+    label_flipped: np.ndarray    # True where the given label differs from the true one
+    copy_of: np.ndarray          # row position of the ticket a row copies, or -1 for an original
+    copy_kind: np.ndarray        # "original", "exact" or one of NEAR_EDITS
+    leaked: np.ndarray           # test rows whose ticket (or a copy of it) is also in the training split
+    audit_true_label: np.ndarray  # the true intent of each audited ticket, aligned with the audit table
+
+
+def _pick(rng: np.random.Generator, options: tuple) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def _slots(rng: np.random.Generator) -> dict[str, str]:
+    name, surname, product = _pick(rng, NAMES), _pick(rng, SURNAMES), _pick(rng, PRODUCTS)
+    return {
+        "product": product, "defect": _pick(rng, DEFECTS), "date": _pick(rng, DATES),
+        "plan": _pick(rng, PLANS), "device": _pick(rng, DEVICES), "feature": _pick(rng, FEATURES),
+        "error": _pick(rng, ERRORS), "action": _pick(rng, ACTIONS), "courier": _pick(rng, COURIERS),
+        "order": f"#{rng.integers(100000, 1000000)}", "invoice": f"INV-{rng.integers(100000, 1000000)}",
+        "amount": f"${rng.integers(5, 400)}.{rng.integers(0, 100):02d}", "days": str(rng.integers(2, 15)),
+        "version": f"4.{rng.integers(0, 30)}.{rng.integers(0, 10)}",
+        "account": f"{name.lower()}.{surname}{rng.integers(1, 100)}@example.com",
+        "name": name, "surname_title": surname.title(),
+        "a_product": ("an " if product[0] in "aeiou" else "a ") + product,
+        "years": str(rng.integers(2, 16)), "nth": _pick(rng, ORDINALS), "city": _pick(rng, CITIES),
+        "date2": _pick(rng, DATES), "phone": f"555-{rng.integers(1000, 10000)}", "hour": f"{rng.integers(3, 10)} pm",
+        "customer": f"C{rng.integers(10000, 100000)}", "nth_count": str(rng.integers(3, 9)),
+    }
+
+
+def _shorthand(text: str) -> str:
+    for long, short in SOCIAL_SHORTHAND.items():
+        text = re.sub(rf"\b{re.escape(long)}\b", short, text)
+    return text
+
+
+def _typo(rng: np.random.Generator, text: str) -> str:
+    """Swap two neighbouring letters in one longer word, as thumbs on a phone do."""
+    words = text.split(" ")
+    long_words = [i for i, w in enumerate(words) if w.isalpha() and len(w) >= 5]
+    if not long_words:
+        return text
+    i = long_words[int(rng.integers(len(long_words)))]
+    j = int(rng.integers(1, len(words[i]) - 2))
+    word = words[i]
+    words[i] = word[:j] + word[j + 1] + word[j] + word[j + 2:]
+    return " ".join(words)
+
+
+def _ticket_text(rng: np.random.Generator, intent: str, channel: str) -> str:
+    """One ticket: a core sentence in the intent's words, wrapped the way its channel writes."""
+    slots = _slots(rng)
+    worded_as = intent
+    if intent in CONFUSABLE_PAIR and rng.random() < CROSSOVER_RATE:  # asks for one thing in the other's words
+        worded_as = CONFUSABLE_PAIR[1 - CONFUSABLE_PAIR.index(intent)]
+    if rng.random() < VAGUE_RATE[channel]:
+        sentences = VAGUE_SENTENCES[VAGUE_GROUP[intent]]
+    elif channel in CASUAL_CHANNELS:
+        sentences = CASUAL_SENTENCES[worded_as]
+    else:
+        sentences = CORE_SENTENCES[worded_as]
+    core = _pick(rng, sentences).format(**slots)
+    core = core[0].upper() + core[1:]
+    if rng.random() < CONTEXT_RATE[channel]:
+        core = f"{core} {_pick(rng, CONTEXT_SENTENCES).format(**slots)}"
+    if channel == "email":
+        opener, closer = _pick(rng, EMAIL_OPENERS), _pick(rng, EMAIL_CLOSERS).format(**slots)
+        return f"{opener} {core} {closer}"
+    if channel == "chat":
+        opener, closer = _pick(rng, CHAT_OPENERS), _pick(rng, CHAT_CLOSERS)
+        return " ".join(part for part in (opener, core[0].lower() + core[1:], closer) if part)
+    if channel == "app":  # typed on a phone: lower case, no final stop, now and then a typo
+        text = core[0].lower() + core[1:].rstrip(".")
+        return _typo(rng, text) if rng.random() < APP_TYPO_RATE else text
+    if channel == "social":
+        body = _typo(rng, _shorthand(core).lower().replace(".", ""))
+        tag = _pick(rng, SOCIAL_TAGS)
+        return " ".join(part for part in (_pick(rng, SOCIAL_HANDLES), body, tag) if part)
+    return core  # web_form: the sentence as typed into the contact form
+
+
+def _near_copy(rng: np.random.Generator, text: str, edit: str) -> str:
+    """A light edit of `text` that stays within one word of it once case, spaces and punctuation are ignored."""
+    words = text.split(" ")
+    if edit == "case":
+        return text.lower() if text != text.lower() else text.upper()
+    if edit == "whitespace":
+        position = int(rng.integers(1, len(words)))
+        return " ".join(words[:position]) + "  " + " ".join(words[position:]) + " "
+    if edit == "punctuation":
+        stripped = re.sub(r"[.,?!]", "", text)
+        return stripped if stripped != text else text + "!!"
+    if edit == "word_swap":
+        swappable = [i for i, w in enumerate(words) if w in FILLER_SWAPS]
+        if swappable:
+            i = swappable[int(rng.integers(len(swappable)))]
+            return " ".join(words[:i] + [FILLER_SWAPS[words[i]]] + words[i + 1:])
+        edit = "word_added"
+    if edit == "word_dropped" and len(words) > 8:
+        i = int(rng.integers(1, len(words) - 1))
+        return " ".join(words[:i] + words[i + 1:])
+    i = int(rng.integers(1, len(words)))
+    return " ".join(words[:i] + [_pick(rng, FILLER_INSERTS)] + words[i:])
+
+
+def _flip_labels(rng: np.random.Generator, true_label: np.ndarray) -> np.ndarray:
+    given = true_label.copy()
+    a, b = CONFUSABLE_PAIR
+    in_pair = np.isin(true_label, CONFUSABLE_PAIR)
+    pair_flip = in_pair & (rng.random(true_label.size) < PAIR_FLIP_RATE)
+    given[pair_flip] = np.where(true_label[pair_flip] == a, b, a)
+    other_flip = ~pair_flip & (rng.random(true_label.size) < OTHER_FLIP_RATE)
+    for row in np.flatnonzero(other_flip):
+        given[row] = _pick(rng, tuple(i for i in INTENTS if i != true_label[row]))
+    return given
+
+
+def generate(seed: int = CANONICAL_SEED) -> tuple[dict[str, pd.DataFrame], SupportTicketsTruth]:
+    """Build the three module 02 tables from a seed; returns {file name: table} and the planted truth."""
+    rng = np.random.default_rng(seed)
+    exact_count = round(TICKET_COUNT * EXACT_COPY_SHARE)
+    near_count = round(TICKET_COUNT * NEAR_COPY_SHARE)
+    original_count = TICKET_COUNT - exact_count - near_count
+
+    true_label = rng.choice(INTENTS, size=original_count, p=INTENT_SHARE)
+    channel = rng.choice(CHANNELS, size=original_count, p=TRAINING_CHANNEL_SHARE)
+    text = [_ticket_text(rng, intent, ch) for intent, ch in zip(true_label, channel)]
+    given_label = _flip_labels(rng, true_label)
+
+    # Copies: a ticket pulled twice from the helpdesk, or re-sent by the customer with a small change.
+    source = rng.integers(0, original_count, size=exact_count + near_count)
+    kind = np.array(["exact"] * exact_count + list(rng.choice(NEAR_EDITS, size=near_count)))
+    copy_text = [text[s] if k == "exact" else _near_copy(rng, text[s], k) for s, k in zip(source, kind)]
+
+    rows = pd.DataFrame({
+        "text": text + copy_text,
+        "label": np.concatenate([given_label, given_label[source]]),
+        "channel": np.concatenate([channel, channel[source]]),
+    })
+    all_true = np.concatenate([true_label, true_label[source]])
+    all_kind = np.concatenate([np.array(["original"] * original_count), kind])
+    all_source = np.concatenate([np.full(original_count, -1), source])
+
+    order = rng.permutation(TICKET_COUNT)  # shuffle, so copies sit anywhere; ticket ids follow the new order
+    position_of = np.empty(TICKET_COUNT, dtype=int)
+    position_of[order] = np.arange(TICKET_COUNT)
+    rows = rows.iloc[order].reset_index(drop=True)
+    true_sorted, kind_sorted = all_true[order], all_kind[order]
+    copy_of = np.where(all_source[order] >= 0, position_of[np.maximum(all_source[order], 0)], -1)
+    split = np.where(rng.random(TICKET_COUNT) < TEST_SHARE, "test", "train")
+
+    root = np.where(copy_of >= 0, copy_of, np.arange(TICKET_COUNT))
+    train_roots = set(root[split == "train"])
+    leaked = (split == "test") & np.isin(root, list(train_roots))
+
+    tickets = pd.DataFrame({
+        "ticket_id": [f"t{i:05d}" for i in range(1, TICKET_COUNT + 1)],
+        "channel": rows["channel"].to_numpy(),
+        "split": split,
+        "text": rows["text"].to_numpy(),
+        "label": rows["label"].to_numpy(),
+    })
+
+    audited = np.sort(rng.choice(np.flatnonzero(split == "train"), size=AUDIT_SIZE, replace=False))
+    audit_truth = true_sorted[audited]
+    expert = audit_truth.copy()
+    slips = rng.random(AUDIT_SIZE) < EXPERT_ERROR_RATE
+    for row in np.flatnonzero(slips):
+        expert[row] = _pick(rng, tuple(i for i in INTENTS if i != audit_truth[row]))
+    audit = pd.DataFrame({"ticket_id": tickets["ticket_id"].to_numpy()[audited], "audit_label": expert})
+
+    production = pd.DataFrame({"channel": CHANNELS, "production_share": PRODUCTION_CHANNEL_SHARE})
+
+    truth = SupportTicketsTruth(
+        true_label=true_sorted, label_flipped=tickets["label"].to_numpy() != true_sorted, copy_of=copy_of,
+        copy_kind=kind_sorted, leaked=leaked, audit_true_label=audit_truth,
+    )
+    return {"support_tickets": tickets, "support_tickets_audit": audit,
+            "support_tickets_production_mix": production}, truth
+
+
+FAMILY = DatasetFamily("support_tickets", generate, CANONICAL_SEED,
+                       ("support_tickets", "support_tickets_audit", "support_tickets_production_mix"))
