@@ -67,7 +67,7 @@ class Exercise:
     points: int
     expects: str
     hints: tuple[str, ...]
-    check_structure: Callable[[Any, DataSource], None]
+    check_structure: Callable[[Any, DataSource], None] | None = None  # written answers: `written` says it all
     compare: Callable[[Any, Any], None] | None = None
     written: Written | None = None
     meta: dict[str, Any] = field(default_factory=dict)
@@ -115,7 +115,12 @@ def judge(
             f"`{exercise.key}` still holds the placeholder `...`. Replace it with {exercise.expects}.",
         )
     try:
-        exercise.check_structure(answer, data)
+        if exercise.written is not None:
+            from aipmlab.exercises.checks import check_written
+
+            check_written(answer, exercise.key, exercise.written.min_words, exercise.written.must_mention, 1)
+        if exercise.check_structure is not None:
+            exercise.check_structure(answer, data)
         if has_reference and exercise.compare is not None:
             exercise.compare(answer, reference)
     except Incorrect as wrong:

@@ -232,10 +232,6 @@ BOUNDARY_WRITTEN = Written(
 )
 
 
-def _statement_structure(answer: Any, data: DataSource) -> None:
-    checks.check_written(answer, "boundary_statement", BOUNDARY_WRITTEN.min_words, BOUNDARY_WRITTEN.must_mention, 1)
-
-
 BOUNDARY_STATEMENT = Exercise(
     key="boundary_statement", number=7, title="Write the failure-boundary statement", points=1,
     expects="your statement as text in triple quotes",
@@ -245,7 +241,7 @@ BOUNDARY_STATEMENT = Exercise(
         "(trigger thresholds, no suggestions in a slice), and what you will measure next.",
         "Keep it to one paragraph of plain words. Every claim gets a figure from your analysis.",
     ),
-    check_structure=_statement_structure, written=BOUNDARY_WRITTEN,
+    written=BOUNDARY_WRITTEN,
 )
 
 

@@ -338,10 +338,6 @@ GUIDELINE_WRITTEN = Written(manual_points=3, min_words=60,
                             must_mention=(("spam",), ("off_topic", "off-topic", "off topic")))
 
 
-def _guideline_structure(answer: Any, data: DataSource) -> None:
-    checks.check_written(answer, "guideline_revision", GUIDELINE_WRITTEN.min_words, GUIDELINE_WRITTEN.must_mention, 1)
-
-
 GUIDELINE_REVISION = Exercise(
     key="guideline_revision", number=7, title="Revise the guideline where raters split", points=1,
     expects="your guideline revision as text in triple quotes",
@@ -352,7 +348,7 @@ GUIDELINE_REVISION = Exercise(
         "Say why the change is needed with a figure from the pilot (how many items, or how many rating pairs, "
         "split between the two labels), and how you will know the fix worked (the re-pilot's alpha).",
     ),
-    check_structure=_guideline_structure, written=GUIDELINE_WRITTEN,
+    written=GUIDELINE_WRITTEN,
 )
 
 
