@@ -47,8 +47,18 @@ def require_number(value: Any, name: str, low: float | None = None, high: float 
     if not math.isfinite(number):
         raise Incorrect(f"{name} should be a finite number, but it is {number}.", hint)
     if (low is not None and number < low) or (high is not None and number > high):
-        raise Incorrect(f"{name} should lie between {low} and {high}, but it is {number:.4g}.", hint)
+        bounds = (f"between {low} and {high}" if low is not None and high is not None
+                  else f"at least {low}" if low is not None else f"at most {high}")
+        raise Incorrect(f"{name} should be {bounds}, but it is {number:.4g}.", hint)
     return number
+
+
+def require_whole_number(value: Any, name: str, low: int = 0, hint: int | None = None) -> int:
+    """`value` is a whole number (a count) of at least `low`; returns it as int."""
+    number = require_number(value, name, low, None, hint)
+    if not float(number).is_integer():
+        raise Incorrect(f"{name} should be a whole number, {low} or more.", hint)
+    return int(number)
 
 
 def require_probability(value: Any, name: str, hint: int | None = None) -> float:
@@ -138,6 +148,14 @@ def numbers_match(answer: float, expected: float, atol: float) -> bool:
     if answer_missing or expected_missing:
         return answer_missing and expected_missing
     return abs(float(answer) - float(expected)) <= atol
+
+
+def compare_values(answer: Mapping, expected: Mapping, advice: Mapping[str, tuple[str, int]],
+                   atol: float = 5e-4) -> None:
+    """Each key of `advice`, in order, matches within `atol`; otherwise raise its (message, hint)."""
+    for key, (message, hint) in advice.items():
+        if not numbers_match(answer[key], expected[key], atol):
+            raise Incorrect(message, hint)
 
 
 def compare_columns(answer: pd.DataFrame, expected: pd.DataFrame, name: str,

@@ -43,11 +43,11 @@ def _overall_structure(answer: Any, data: DataSource) -> None:
 
 
 def _overall_compare(answer: dict, expected: dict) -> None:
-    if not checks.numbers_match(answer["good_rate"], expected["good_rate"], 5e-4):
-        raise Incorrect("The good rate is off. A suggestion is good when its rating is 4 or 5.", 1)
-    for bound in INTERVAL:
-        if not checks.numbers_match(answer[bound], expected[bound], 5e-4):
-            raise Incorrect(f"{bound} is off. Use a 95% Wilson score interval, not the normal (Wald) one.", 2)
+    checks.compare_values(answer, expected, {
+        "good_rate": ("The good rate is off. A suggestion is good when its rating is 4 or 5.", 1),
+        **{bound: (f"{bound} is off. Use a 95% Wilson score interval, not the normal (Wald) one.", 2)
+           for bound in INTERVAL},
+    })
 
 
 OVERALL_QUALITY = Exercise(

@@ -130,23 +130,10 @@ def _train(data: DataSource) -> pd.DataFrame:
     return tickets[tickets["split"] == "train"]
 
 
-def _whole_number(value: Any, name: str, hint: int | None = None) -> int:
-    number = checks.require_number(value, name, hint=hint)
-    if number < 0 or not float(number).is_integer():
-        raise Incorrect(f"{name} counts tickets, so it should be a whole number, 0 or more.", hint)
-    return int(number)
-
-
 def _check_interval(answer: dict, rate: str, low: str, high: str, name: str, hint: int) -> None:
     values = {key: checks.require_probability(answer[key], f"{name}[{key!r}]", hint) for key in (rate, low, high)}
     if not values[low] - 1e-9 <= values[rate] <= values[high] + 1e-9:
         raise Incorrect(f"In {name}, {rate} should lie inside its interval: {low} ≤ {rate} ≤ {high}.", hint)
-
-
-def _compare_keys(answer: dict, expected: dict, advice: dict[str, tuple[str, int]], atol: float = 5e-4) -> None:
-    for key, (message, hint) in advice.items():
-        if not checks.numbers_match(answer[key], expected[key], atol):
-            raise Incorrect(message, hint)
 
 
 # --- Exercise 1 --------------------------------------------------------------------------------
@@ -156,7 +143,8 @@ DUPLICATE_KEYS = ("exact", "formatting", "small_edit", "distinct")
 
 def _duplicates_structure(answer: Any, data: DataSource) -> None:
     checks.require_mapping(answer, DUPLICATE_KEYS, "duplicate_counts", 1)
-    counts = {key: _whole_number(answer[key], f"duplicate_counts[{key!r}]", hint=1) for key in DUPLICATE_KEYS}
+    counts = {key: checks.require_whole_number(answer[key], f"duplicate_counts[{key!r}]", hint=1)
+              for key in DUPLICATE_KEYS}
     if sum(counts.values()) != len(_tickets(data)):
         raise Incorrect("The four numbers should add up to the number of tickets: every ticket is either the first "
                         "of its group (counted once in 'distinct') or an extra copy of exactly one kind. Count "
@@ -164,7 +152,7 @@ def _duplicates_structure(answer: Any, data: DataSource) -> None:
 
 
 def _duplicates_compare(answer: dict, expected: dict) -> None:
-    _compare_keys(answer, expected, {
+    checks.compare_values(answer, expected, {
         "exact": ("'exact' is off: it counts extra copies whose text is identical, character for character, to "
                   "an earlier ticket's, over the whole table.", 1),
         "formatting": ("'formatting' is off: it counts the extra copies that appear only once texts are "
@@ -199,7 +187,7 @@ LEAKAGE_KEYS = ("leaked", "leaked_share", "accuracy_reported", "accuracy_unleake
 def _leakage_structure(answer: Any, data: DataSource) -> None:
     checks.require_mapping(answer, LEAKAGE_KEYS, "leakage_effect", 1)
     test_count = int((_tickets(data)["split"] == "test").sum())
-    leaked = _whole_number(answer["leaked"], "leakage_effect['leaked']", hint=1)
+    leaked = checks.require_whole_number(answer["leaked"], "leakage_effect['leaked']", hint=1)
     if leaked > test_count:
         raise Incorrect("leakage_effect['leaked'] counts test tickets, so it cannot exceed the size of the test "
                         "split.", 1)
@@ -210,7 +198,7 @@ def _leakage_structure(answer: Any, data: DataSource) -> None:
 
 
 def _leakage_compare(answer: dict, expected: dict) -> None:
-    _compare_keys(answer, expected, {
+    checks.compare_values(answer, expected, {
         "leaked": ("'leaked' is off. A test ticket leaks when its near-duplicate group also holds a training "
                    "ticket: exact copies and near copies both count.", 1),
         "accuracy_reported": ("'accuracy_reported' is off: it is the share of all test tickets whose predicted "
@@ -368,7 +356,7 @@ AUDIT_KEYS = ("error_rate", "error_ci_low", "error_ci_high", "flagged_audited", 
 def _audit_structure(answer: Any, data: DataSource) -> None:
     checks.require_mapping(answer, AUDIT_KEYS, "audit_estimates", 1)
     audited = len(data.load("support_tickets_audit"))
-    flagged = _whole_number(answer["flagged_audited"], "audit_estimates['flagged_audited']", hint=2)
+    flagged = checks.require_whole_number(answer["flagged_audited"], "audit_estimates['flagged_audited']", hint=2)
     if flagged > audited:
         raise Incorrect("audit_estimates['flagged_audited'] counts flagged tickets *in the audit sample*, so it "
                         "cannot exceed the size of the audit.", 2)
@@ -377,7 +365,7 @@ def _audit_structure(answer: Any, data: DataSource) -> None:
 
 
 def _audit_compare(answer: dict, expected: dict) -> None:
-    _compare_keys(answer, expected, {
+    checks.compare_values(answer, expected, {
         "error_rate": ("'error_rate' is off: it is the share of *all* audited tickets whose expert label differs "
                        "from the given label.", 1),
         "error_ci_low": ("The interval around 'error_rate' is off. Use a 95% Wilson interval "
@@ -426,7 +414,7 @@ def _sample_size_structure(answer: Any, data: DataSource) -> None:
 
 
 def _sample_size_compare(answer: dict, expected: dict) -> None:
-    _compare_keys(answer, expected, {
+    checks.compare_values(answer, expected, {
         "planning_rate": ("'planning_rate' is off: plan with the label-error rate the random audit measured.", 1),
         "n_conservative": ("'n_conservative' is off: use p = 0.5, z for 95% (about 1.96, squared) and the margin "
                            "as a share, RELABEL_MARGIN, then round up.", 2),

@@ -69,13 +69,6 @@ def _require_text(value: Any, name: str, hint: int, min_words: int = 1) -> str:
     return value
 
 
-def _require_whole(value: Any, name: str, low: int, hint: int) -> int:
-    number = checks.require_number(value, name, low, None, hint)
-    if not float(number).is_integer():
-        raise Incorrect(f"{name} should be a whole number of items.", hint)
-    return int(number)
-
-
 def _require_pair(value: Any, name: str, hint: int) -> set[str]:
     labels = checks.require_labels(value, LABELS, name, hint)
     if len(labels) != 2:
@@ -95,12 +88,12 @@ def _raw_structure(answer: Any, data: DataSource) -> None:
 
 
 def _raw_compare(answer: dict, expected: dict) -> None:
-    if not checks.numbers_match(answer["mean_pairwise"], expected["mean_pairwise"], 5e-4):
-        raise Incorrect("mean_pairwise is off. For every pair of different raters, take the share of items they "
-                        "labelled the same; then average over the pairs.", 1)
-    if not checks.numbers_match(answer["unanimous_share"], expected["unanimous_share"], 5e-4):
-        raise Incorrect("unanimous_share is off. It is the share of items on which all five raters chose the same "
-                        "label.", 2)
+    checks.compare_values(answer, expected, {
+        "mean_pairwise": ("mean_pairwise is off. For every pair of different raters, take the share of items they "
+                          "labelled the same; then average over the pairs.", 1),
+        "unanimous_share": ("unanimous_share is off. It is the share of items on which all five raters chose the "
+                            "same label.", 2),
+    })
 
 
 RAW_AGREEMENT = Exercise(
@@ -395,7 +388,7 @@ def _plan_process(plan: Mapping, raters: list[str]) -> None:
                         "go/no-go rule.", 1)
     overlap = checks.require_mapping(plan["overlap"], ["share", "raters_per_item"], "collection_plan['overlap']", 1)
     checks.require_number(overlap["share"], "collection_plan['overlap']['share']", MIN_OVERLAP_SHARE, 1.0, 1)
-    _require_whole(overlap["raters_per_item"], "collection_plan['overlap']['raters_per_item']", 2, 1)
+    checks.require_whole_number(overlap["raters_per_item"], "collection_plan['overlap']['raters_per_item']", 2, 1)
     adjudication = checks.require_mapping(plan["adjudication"], ["trigger", "adjudicator", "expected_share"],
                                           "collection_plan['adjudication']", 1)
     _require_text(adjudication["trigger"], "collection_plan['adjudication']['trigger']", 1, min_words=3)
@@ -417,25 +410,25 @@ def _plan_slices(plan: Mapping, data: DataSource) -> None:
     for name in TRAFFIC_SHARE:
         entry = checks.require_mapping(slices[name], SLICE_FIELDS, f"collection_plan['slices'][{name!r}]", 2)
         where = f"In collection_plan['slices'][{name!r}]"
-        if _require_whole(entry["pilot_items"], f"{where}, pilot_items", 0, 2) != pilot_items[name]:
+        if checks.require_whole_number(entry["pilot_items"], f"{where}, pilot_items", 0, 2) != pilot_items[name]:
             raise Incorrect(f"{where}, pilot_items should count that surface's comments in the pilot.", 2)
         rate = checks.require_probability(entry["planning_rate"], f"{where}, planning_rate", 2)
         if pilot_items[name] < MIN_PILOT_ITEMS and rate != 0.5:
             raise Incorrect(f"{where}, the pilot has fewer than MIN_PILOT_ITEMS comments, too few to plan with: use "
                             f"the safe planning rate 0.5.", 2)
-        required = _require_whole(entry["required_n"], f"{where}, required_n", 1, 2)
+        required = checks.require_whole_number(entry["required_n"], f"{where}, required_n", 1, 2)
         if required not in (required_sample_size(rate), required_sample_size(rate, z=1.96)):
             raise Incorrect(f"{where}, required_n does not follow from your planning_rate: it is "
                             f"ceil(z² p (1 - p) / E²) with E = MARGIN.", 2)
-        natural = _require_whole(entry["natural_n"], f"{where}, natural_n", 0, 2)
+        natural = checks.require_whole_number(entry["natural_n"], f"{where}, natural_n", 0, 2)
         if natural != round(BASE_ITEMS * TRAFFIC_SHARE[name]):
             raise Incorrect(f"{where}, natural_n is the number of that surface's comments among BASE_ITEMS drawn in "
                             f"proportion to TRAFFIC_SHARE.", 2)
-        n_items = _require_whole(entry["n_items"], f"{where}, n_items", 1, 2)
+        n_items = checks.require_whole_number(entry["n_items"], f"{where}, n_items", 1, 2)
         if n_items < max(natural, required_sample_size(rate)):
             raise Incorrect(f"{where}, n_items is too small: keep every comment of the random draw, and reach "
                             f"required_n.", 2)
-        if _require_whole(entry["augmented_n"], f"{where}, augmented_n", 0, 2) != n_items - natural:
+        if checks.require_whole_number(entry["augmented_n"], f"{where}, augmented_n", 0, 2) != n_items - natural:
             raise Incorrect(f"{where}, augmented_n should be the extra comments beyond the random draw: "
                             f"n_items - natural_n.", 2)
     needs_more = [name for name in TRAFFIC_SHARE if slices[name]["augmented_n"] > 0]
@@ -443,8 +436,9 @@ def _plan_slices(plan: Mapping, data: DataSource) -> None:
     for name in needs_more:
         entry = checks.require_mapping(augmentation[name], ["extra_items", "method"],
                                        f"collection_plan['augmentation'][{name!r}]", 2)
-        if _require_whole(entry["extra_items"], f"collection_plan['augmentation'][{name!r}]['extra_items']", 1, 2) \
-                != slices[name]["augmented_n"]:
+        extra = checks.require_whole_number(entry["extra_items"],
+                                            f"collection_plan['augmentation'][{name!r}]['extra_items']", 1, 2)
+        if extra != slices[name]["augmented_n"]:
             raise Incorrect(f"collection_plan['augmentation'][{name!r}]['extra_items'] should match that surface's "
                             f"augmented_n.", 2)
         _require_text(entry["method"], f"collection_plan['augmentation'][{name!r}]['method']", 2, min_words=5)
