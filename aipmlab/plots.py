@@ -15,16 +15,17 @@ import seaborn as sns
 from aipmlab.exercises.core import is_stub
 
 
-def _waiting_for(answer: Any, key: str) -> bool:
+def waiting_for(answer: Any, key: str) -> bool:
+    """True (after saying so) while exercise `key` still holds `...`: the caller draws nothing yet."""
     if is_stub(answer):
-        print(f"This plot appears once exercise `{key}` is done.")
+        print(f"This appears once exercise `{key}` is done.")
         return True
     return False
 
 
 def slice_intervals(slice_quality: Any, launch_bar: float, ax: plt.Axes | None = None) -> plt.Axes | None:
     """Each slice's good rate with its interval, sorted, against the launch bar (a forest plot)."""
-    if _waiting_for(slice_quality, "slice_quality"):
+    if waiting_for(slice_quality, "slice_quality"):
         return None
     table = slice_quality.sort_values("good_rate")
     ax = ax or plt.subplots(figsize=(7, 0.45 * len(table) + 1))[1]

@@ -12,21 +12,14 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from aipmlab.exercises.core import is_stub
+from aipmlab.plots import waiting_for
 
 COPY_KINDS = {"exact": "exact copy", "formatting": "case, spaces or punctuation", "small_edit": "one-word edit"}
 
 
-def _waiting_for(answer: Any, key: str) -> bool:
-    if is_stub(answer):
-        print(f"This plot appears once exercise `{key}` is done.")
-        return True
-    return False
-
-
 def copies_and_leakage(duplicate_counts: Any, leakage_effect: Any) -> np.ndarray | None:
     """Left: extra copies of each kind. Right: test accuracy with and without leaked tickets."""
-    if _waiting_for(duplicate_counts, "duplicate_counts") or _waiting_for(leakage_effect, "leakage_effect"):
+    if waiting_for(duplicate_counts, "duplicate_counts") or waiting_for(leakage_effect, "leakage_effect"):
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [3, 2]})
     copies = pd.Series({label: duplicate_counts[key] for key, label in COPY_KINDS.items()})
@@ -54,7 +47,7 @@ def copies_and_leakage(duplicate_counts: Any, leakage_effect: Any) -> np.ndarray
 
 def confident_joint_heatmap(confident_joint: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """The confident joint as a heatmap; off-diagonal cells are the likely label errors."""
-    if _waiting_for(confident_joint, "confident_joint"):
+    if waiting_for(confident_joint, "confident_joint"):
         return None
     counts = confident_joint.astype(int)
     ax = ax or plt.subplots(figsize=(7.5, 5.5))[1]
@@ -71,7 +64,7 @@ def confident_joint_heatmap(confident_joint: Any, ax: plt.Axes | None = None) ->
 
 def slice_mix_bars(slice_mix: Any, below: float, ax: plt.Axes | None = None) -> plt.Axes | None:
     """Each channel's share of the training data next to its share of production traffic."""
-    if _waiting_for(slice_mix, "slice_mix"):
+    if waiting_for(slice_mix, "slice_mix"):
         return None
     ax = ax or plt.subplots(figsize=(7.5, 3.5))[1]
     shares = slice_mix[["train_share", "production_share"]].rename(
@@ -108,7 +101,7 @@ def accuracy_by_channel(test: pd.DataFrame, ax: plt.Axes | None = None) -> plt.A
 
 def review_queue(label_issues: Any, tickets: pd.DataFrame, top: int = 8) -> pd.DataFrame | None:
     """The first `top` tickets of the re-labelling queue, with their text."""
-    if _waiting_for(label_issues, "label_issues"):
+    if waiting_for(label_issues, "label_issues"):
         return None
     text = tickets.set_index("ticket_id")["text"]
     queue = label_issues.head(top).copy()

@@ -13,19 +13,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from aipmlab.exercises.core import is_stub
-
-
-def _waiting_for(answer: Any, key: str) -> bool:
-    if is_stub(answer):
-        print(f"This appears once exercise `{key}` is done.")
-        return True
-    return False
+from aipmlab.plots import waiting_for
 
 
 def kappa_heatmap(pairwise_kappa: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """Cohen's kappa of every pair of raters, with each rater's mean kappa against the others in the labels."""
-    if _waiting_for(pairwise_kappa, "pairwise_kappa"):
+    if waiting_for(pairwise_kappa, "pairwise_kappa"):
         return None
     table = pairwise_kappa.astype(float)
     mean_kappa = (table.sum() - 1) / (len(table) - 1)
@@ -42,7 +35,7 @@ def kappa_heatmap(pairwise_kappa: Any, ax: plt.Axes | None = None) -> plt.Axes |
 
 def paradox_chart(kappa_paradox: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """For each label's yes/no view: raw agreement next to kappa, labels sorted from common to rare."""
-    if _waiting_for(kappa_paradox, "kappa_paradox"):
+    if waiting_for(kappa_paradox, "kappa_paradox"):
         return None
     table = kappa_paradox.sort_values("prevalence", ascending=False)
     ax = ax or plt.subplots(figsize=(7.5, 3.8))[1]
@@ -59,7 +52,7 @@ def paradox_chart(kappa_paradox: Any, ax: plt.Axes | None = None) -> plt.Axes | 
 
 def confusion_heatmap(diagnosis: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """The raters' pooled confusion matrix with the diagonal (agreements) blanked, so disagreements stand out."""
-    if _waiting_for(diagnosis, "diagnosis"):
+    if waiting_for(diagnosis, "diagnosis"):
         return None
     confusion = diagnosis["confusion"].astype(float)
     ax = ax or plt.subplots(figsize=(6.5, 5))[1]
@@ -74,7 +67,7 @@ def confusion_heatmap(diagnosis: Any, ax: plt.Axes | None = None) -> plt.Axes | 
 
 def disputed_items(items: pd.DataFrame, labels: pd.DataFrame, diagnosis: Any, rows: int = 10) -> None:
     """Print comments on which the kept raters used both labels of the confused pair, with the votes they got."""
-    if _waiting_for(diagnosis, "diagnosis"):
+    if waiting_for(diagnosis, "diagnosis"):
         return None
     kept = labels.drop(columns=diagnosis["outlier_rater"])
     first, second = diagnosis["confused_pair"]
@@ -91,7 +84,7 @@ def disputed_items(items: pd.DataFrame, labels: pd.DataFrame, diagnosis: Any, ro
 def agreement_against_targets(agreement_coefficients: Any, go_no_go: Any, tentative: float, target: float,
                               ax: plt.Axes | None = None) -> plt.Axes | None:
     """Alpha for all raters, for the kept raters (with its interval) and for the what-if, against the two thresholds."""
-    if _waiting_for(agreement_coefficients, "agreement_coefficients") or _waiting_for(go_no_go, "go_no_go"):
+    if waiting_for(agreement_coefficients, "agreement_coefficients") or waiting_for(go_no_go, "go_no_go"):
         return None
     ax = ax or plt.subplots(figsize=(7.5, 3))[1]
     rows = {
@@ -117,7 +110,7 @@ def agreement_against_targets(agreement_coefficients: Any, go_no_go: Any, tentat
 
 def plan_summary(collection_plan: Any) -> pd.DataFrame | None:
     """The plan's surfaces as a table, with its budget printed underneath."""
-    if _waiting_for(collection_plan, "collection_plan"):
+    if waiting_for(collection_plan, "collection_plan"):
         return None
     budget = collection_plan["budget"]
     print(f"{budget['items']:,} items, {budget['labels']:,} labels, {budget['adjudicated_items']:,} adjudicated: "
