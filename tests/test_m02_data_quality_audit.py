@@ -157,8 +157,8 @@ def test_flagged_precision_has_enough_audited_tickets(generated):
 # --- The course's numbers agree with well-kept libraries ----------------------------------------
 
 def _cleanlab_inputs(seed):
-    probs = KEY._probabilities(seed)
     train = DataSource(seed).load("support_tickets").query("split == 'train'")
+    probs = out_of_fold_probabilities(train)
     labels = np.searchsorted(np.array(INTENTS), train["label"].to_numpy())
     assert list(probs.columns) == sorted(INTENTS)
     return labels, probs.to_numpy()
@@ -200,7 +200,7 @@ def test_label_issues_match_cleanlab(seed):
 
     labels, probs = _cleanlab_inputs(seed)
     issues = KEY.label_issues(DataSource(seed))
-    train_ids = KEY._probabilities(seed).index
+    train_ids = out_of_fold_probabilities(DataSource(seed).load("support_tickets").query("split == 'train'")).index
     off_diagonal = train_ids.isin(issues.index)
     assert not (off_diagonal & (probs.argmax(axis=1) == labels)).any()
 
