@@ -47,6 +47,18 @@ class Rubric:
         """Full marks: the sum of each criterion's top level."""
         return sum(criterion.max_points for criterion in self.criteria)
 
+    def score(self, scores: dict[str, int]) -> int:
+        """Total of one reviewer's scores, one per criterion, each one of that criterion's anchored levels."""
+        names = [criterion.name for criterion in self.criteria]
+        if sorted(scores) != sorted(names):
+            raise ValueError(f"Score every criterion once: {', '.join(names)}; got {', '.join(scores) or 'none'}.")
+        for criterion in self.criteria:
+            allowed = sorted(level.points for level in criterion.levels)
+            if scores[criterion.name] not in allowed:
+                raise ValueError(f"{criterion.name!r} is scored at one of its levels {allowed}, "
+                                 f"not {scores[criterion.name]!r}.")
+        return sum(scores.values())
+
     def as_text(self) -> str:
         """The rubric as plain text, one criterion and its levels per block."""
         blocks = []
@@ -55,6 +67,23 @@ class Rubric:
             lines += [f"  {level.points}: {level.looks_like}" for level in criterion.levels]
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks)
+
+
+EXAMPLE_LEVELS = ("weak", "middling", "strong")
+
+
+@dataclass(frozen=True)
+class ExampleAnswer:
+    """An example written answer at one quality level, with the scores the rubric gives it (reviewed by hand)."""
+
+    level: str               # one of EXAMPLE_LEVELS
+    text: str
+    scores: dict[str, int]   # criterion name -> the level's points
+
+
+def strong_example(key_module: ModuleType, key: str) -> str:
+    """The text of the full-mark example of written exercise `key` in an answer key module."""
+    return next(example.text for example in key_module.EXAMPLES[key] if example.level == "strong")
 
 
 def key_path(code_name: str) -> Path:

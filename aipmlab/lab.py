@@ -8,13 +8,18 @@ from typing import Any
 import pandas as pd
 
 from aipmlab import answer_key, course, paths
-from aipmlab.exercises.core import DataSource, Exercise, State, Verdict, judge
+from aipmlab.exercises.core import DataSource, Exercise, Outcome, State, Verdict, judge
 
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
 class CheckFailed(Exception):
     """A check did not pass; the message says why. nbgrader scores the check cell zero."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the message alone, never the kit's code or paths."""
+        return [f"{type(self).__name__}: {line}" if number == 0 else line
+                for number, line in enumerate(str(self).splitlines())]
 
 
 class NotAttempted(CheckFailed):
@@ -67,7 +72,6 @@ class Lab:
 
     def check(self, key: str, answer: Any) -> None:
         """Print the verdict for exercise `key`; raise (so nbgrader scores zero) unless it passes."""
-        __tracebackhide__ = True  # IPython hides this frame: the learner sees the message, not our code
         verdict = self.verdict(key, answer)
         exercise = self.module.exercise(key)
         label = f"Exercise {exercise.number} ({key})"
@@ -77,8 +81,29 @@ class Lab:
             advice = (f"Read hint {verdict.hint}: lab.hint({key!r}, {verdict.hint})" if verdict.hint
                       else f"For a nudge, run lab.hint({key!r}).")
             raise IncorrectAnswer(f"{label}: not yet. {verdict.message} {advice}")
-        mark = "✓" if verdict.state is State.CORRECT else "◐"
-        print(f"{mark} {label}: {verdict.state.value}, {verdict.points}/{verdict.max_points} points. {verdict.message}")
+        if verdict.state is State.CORRECT:
+            print(f"✓ {label}: correct, {verdict.points}/{verdict.max_points} points. {verdict.message}")
+        elif verdict.state is State.READY_FOR_REVIEW:
+            print(f"✎ {label}: ready for review. {verdict.message}")
+        else:
+            print(f"◐ {label}: {verdict.state.value}. {verdict.message}")
+
+    def deploy(self, key: str, decision: Any) -> Outcome | None:
+        """Deploy a decision on a fresh draw from this notebook's world: what users get, the best, the regret."""
+        exercise = self.module.exercise(key)
+        if exercise.deploy is None:
+            print(f"Exercise {exercise.number} ({key}) is not a decision, so there is nothing to deploy.")
+            return None
+        verdict = judge(exercise, decision, self.data)  # shape only: deploying needs a readable decision
+        if verdict.state in (State.NOT_ATTEMPTED, State.INCORRECT):
+            raise IncorrectAnswer(f"Exercise {exercise.number} ({key}) cannot be deployed yet. {verdict.message}")
+        try:
+            outcome = exercise.deploy(decision, self.data.seed if self.data.seed is not None else self._canonical_seed)
+        except ModuleNotFoundError:
+            print("Deploying needs the course's simulator, which this kit does not include.")
+            return None
+        print(outcome.summary)
+        return outcome
 
     def hint(self, key: str, number: int | None = None) -> None:
         """Print hint `number` of exercise `key` (the first when not given) and say how many there are."""
@@ -106,6 +131,12 @@ class Lab:
             print("This kit has no answer key, so the rubric stays with the reviewer.")
             return
         print(key_module.RUBRICS[key].as_text())
+
+    @property
+    def _canonical_seed(self) -> int:
+        from aipmlab import datasets
+
+        return datasets.family_of(self.module.tables[0]).canonical_seed
 
     def _reference(self, exercise: Exercise) -> tuple[bool, Any]:
         key_module = answer_key.load(self.module.code_name)

@@ -85,9 +85,10 @@ def path_markdown() -> str:
 
 def exercise_markdown(exercise: Exercise) -> str:
     """The heading of an exercise: number, title, points, the variable to fill in, where help is."""
-    points = f"{exercise.points} point{'s' if exercise.points != 1 else ''}"
+    parts = [f"{exercise.points} point{'s' if exercise.points != 1 else ''}"] if exercise.points else []
     if exercise.written:
-        points += f" + {exercise.written.manual_points} from a reviewer's rubric"
+        parts.append(f"{exercise.written.manual_points} from a reviewer's rubric")
+    points = " + ".join(parts)
     return (f"### Exercise {exercise.number} · {exercise.title} ({points})\n\n"
             f"Fill in `{exercise.key}`: {exercise.expects}. Stuck? `lab.hint(\"{exercise.key}\")`. "
             f"Done, or out of ideas? `lab.solution(\"{exercise.key}\")` shows a worked answer.")
@@ -123,8 +124,9 @@ def refresh(notebook: Any, module: course.Module) -> Any:
                 cell.source = exercise_markdown(exercise)
             else:
                 cell.source = check_source(exercise)
-                cell.metadata["nbgrader"] = _nbgrader(check_cell_id(key), grade=True, solution=False,
-                                                      locked=True, points=exercise.points)
+                graded = exercise.points > 0  # a written answer's check only says "ready for review"
+                cell.metadata["nbgrader"] = _nbgrader(check_cell_id(key), grade=graded, solution=False,
+                                                      locked=True, points=exercise.points if graded else None)
         elif grade_id.endswith("-answer"):
             exercise = module.exercise(grade_id.removesuffix("-answer"))
             seen[exercise.key].append("answer")

@@ -24,8 +24,13 @@ def reference(module, exercise, data):
 def solution_like_answer(module, exercise, data):
     """The reference for computed exercises; for a written one, the answer key's full-mark example."""
     if exercise.written:
-        return answer_key.load(module.code_name).EXAMPLES[exercise.key]
+        return answer_key.strong_example(answer_key.load(module.code_name), exercise.key)
     return reference(module, exercise, data)
+
+
+def accepted_state(exercise) -> State:
+    """What a right answer gets: correct for a computed answer, ready for review for a written one."""
+    return State.READY_FOR_REVIEW if exercise.written else State.CORRECT
 
 
 @pytest.mark.parametrize("seed", [None, *OTHER_SEEDS])
@@ -34,8 +39,10 @@ def test_reference_is_judged_correct(module, exercise, seed):
     data = DataSource(seed)
     answer = solution_like_answer(module, exercise, data)
     verdict = judge(exercise, answer, data, reference(module, exercise, data), has_reference=True)
-    assert verdict.state is State.CORRECT, verdict.message
+    assert verdict.state is accepted_state(exercise), verdict.message
     assert verdict.points == exercise.points
+    if exercise.written:
+        assert exercise.points == 0, "written answers earn no automatic points: a reviewer scores them"
 
 
 @pytest.mark.parametrize(("module", "exercise"), EXERCISES, ids=IDS)
@@ -88,7 +95,7 @@ def test_answers_are_plain_data(module, exercise):
     answer = solution_like_answer(module, exercise, data)
     restored = from_json(json.loads(json.dumps(to_json(answer))))
     verdict = judge(exercise, restored, data, reference(module, exercise, data), has_reference=True)
-    assert verdict.state is State.CORRECT, verdict.message
+    assert verdict.state is accepted_state(exercise), verdict.message
 
 
 @pytest.mark.parametrize(("module", "exercise"), EXERCISES, ids=IDS)
@@ -96,8 +103,9 @@ def test_without_answer_key_only_structure_is_checked(module, exercise):
     data = DataSource()
     answer = solution_like_answer(module, exercise, data)
     verdict = judge(exercise, answer, data, None, has_reference=False)
-    assert verdict.state is (State.CORRECT if exercise.compare is None else State.UNVERIFIED)
+    assert verdict.state is (accepted_state(exercise) if exercise.compare is None else State.UNVERIFIED)
     assert verdict.passed
+    assert verdict.points == (exercise.points if verdict.state is State.CORRECT else 0), "unearned points shown"
 
 
 @pytest.mark.parametrize("module", course.modules(), ids=lambda m: m.slug)
@@ -110,7 +118,26 @@ def test_written_exercises_have_a_rubric_with_anchored_levels(module):
         assert rubric.max_points == exercise.written.manual_points
         for criterion in rubric.criteria:
             points = sorted(level.points for level in criterion.levels)
-            assert points[0] == 0 and len(points) >= 2, f"{criterion.name}: levels must run from 0 to full marks"
+            assert points[0] == 0 and 3 <= len(points) <= 4, f"{criterion.name}: 3 or 4 anchored levels from 0 up"
+            assert len(set(points)) == len(points), f"{criterion.name}: two levels share a score"
+
+
+@pytest.mark.parametrize("module", course.modules(), ids=lambda m: m.slug)
+def test_written_exercises_have_weak_middling_and_strong_examples_scored_by_the_rubric(module):
+    key = answer_key.load(module.code_name)
+    for exercise in module.exercises:
+        if exercise.written is None:
+            continue
+        examples = {example.level: example for example in key.EXAMPLES[exercise.key]}
+        assert tuple(examples) == answer_key.EXAMPLE_LEVELS, f"{exercise.key}: one example per level, in order"
+        rubric = key.RUBRICS[exercise.key]
+        totals = [rubric.score(examples[level].scores) for level in answer_key.EXAMPLE_LEVELS]
+        assert totals[0] < totals[1] < totals[2] == rubric.max_points, f"{exercise.key}: {totals}"
+        data = DataSource()
+        for level, example in examples.items():
+            verdict = judge(exercise, example.text, data)
+            expected = State.READY_FOR_REVIEW if level != "weak" else verdict.state  # weak may fail the gate
+            assert verdict.state is expected, f"{exercise.key} {level}: {verdict.message}"
 
 
 @pytest.mark.parametrize("module", course.modules(), ids=lambda m: m.slug)

@@ -178,3 +178,24 @@ def test_serialisation_round_trip_keeps_frames_and_the_stub():
     assert math.isnan(from_json(to_json(float("nan"))) or math.nan)
     with pytest.raises(TypeError, match="plain data"):
         to_json(lambda: 1)
+
+
+def test_a_failed_check_renders_its_message_without_the_kits_code():
+    error = IncorrectAnswer("Exercise 1 (toy): not yet. The value is off.")
+    rendered = "\n".join(error._render_traceback_())
+    assert "The value is off." in rendered
+    assert "aipmlab" not in rendered and ".py" not in rendered and "Traceback" not in rendered
+
+
+def test_deploy_refuses_an_exercise_that_is_not_a_decision(capsys):
+    lab = Lab("00")
+    assert lab.deploy("language_mix", {"English": 1.0}) is None
+    assert "not a decision" in capsys.readouterr().out
+
+
+def test_an_outcome_reports_regret_in_the_right_direction():
+    from aipmlab.exercises.core import Outcome
+
+    higher = Outcome("t=0.5", value=0.78, best_value=0.81, unit="shown quality", higher_is_better=True, summary="")
+    lower = Outcome("t=0.5", value=12.0, best_value=10.0, unit="cost", higher_is_better=False, summary="")
+    assert math.isclose(higher.regret, 0.03) and lower.regret == 2.0

@@ -35,7 +35,8 @@ class State(enum.Enum):
 
     NOT_ATTEMPTED = "not attempted"
     INCORRECT = "incorrect"
-    UNVERIFIED = "structure correct; correctness is judged by the grader"
+    UNVERIFIED = "shape checked; values not checked here"  # no answer key: earns nothing until a grader judges it
+    READY_FOR_REVIEW = "ready for review"  # a written answer: a human scores it by rubric; no automatic points
     CORRECT = "correct"
 
 
@@ -58,6 +59,25 @@ class Written:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What a decision does when deployed on a fresh draw from the same world: the truth, the best, the regret."""
+
+    decision: str             # the learner's decision in a few words
+    value: float              # what users get under it (e.g. true shown quality, expected cost per 1,000)
+    best_value: float         # the best any decision of the same form could have got, in hindsight
+    unit: str                 # what `value` measures, for the sentence a learner reads
+    higher_is_better: bool
+    summary: str              # one or two sentences for a PM: what users would get, and the regret
+    table: pd.DataFrame | None = None  # per-slice (or per-week, per-arm) detail, when there is one
+
+    @property
+    def regret(self) -> float:
+        """How much worse than the best decision in hindsight (never negative)."""
+        gap = self.best_value - self.value if self.higher_is_better else self.value - self.best_value
+        return max(0.0, float(gap))
+
+
+@dataclass(frozen=True)
 class Exercise:
     """One exercise, defined once. `key` is also the name of the variable the learner fills in."""
 
@@ -70,6 +90,8 @@ class Exercise:
     check_structure: Callable[[Any, DataSource], None] | None = None  # written answers: `written` says it all
     compare: Callable[[Any, Any], None] | None = None
     written: Written | None = None
+    # A decision exercise: deploys the answer on a fresh draw from the world of `seed` (needs the simulator).
+    deploy: Callable[[Any, int], Outcome] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -91,8 +113,8 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        """True when the answer earns its points (correct, or structurally sound without a key)."""
-        return self.state in (State.CORRECT, State.UNVERIFIED)
+        """True when nothing is known to be wrong: correct, ready for review, or shape-checked without a key."""
+        return self.state in (State.CORRECT, State.UNVERIFIED, State.READY_FOR_REVIEW)
 
 
 def is_stub(answer: Any) -> bool:
@@ -106,7 +128,7 @@ def judge(
     """Judge `answer` on `data`: structure always, correctness against `reference` when `has_reference`."""
 
     def verdict(state: State, message: str, hint: int | None = None) -> Verdict:
-        earned = exercise.points if state in (State.CORRECT, State.UNVERIFIED) else 0
+        earned = exercise.points if state is State.CORRECT else 0  # only a value checked against the key earns
         return Verdict(exercise.key, state, message, earned, exercise.points, hint)
 
     if is_stub(answer):
@@ -129,10 +151,12 @@ def judge(
         return verdict(State.INCORRECT, f"The check could not read `{exercise.key}` ({type(error).__name__}). "
                                         f"It expects {exercise.expects}.", 1)
     if exercise.compare is not None and not has_reference:
-        return verdict(State.UNVERIFIED, "The answer has the right shape. The grader will check its values.")
+        return verdict(State.UNVERIFIED, "Its shape is right. Its values are not checked here (this kit has no "
+                                         "answer key); a grader checks them.")
     if exercise.written is not None:
         return verdict(
-            State.CORRECT,
-            f"Your answer is ready for a reviewer, who will mark it out of {exercise.written.manual_points} with the rubric.",
+            State.READY_FOR_REVIEW,
+            f"Checked: it is long enough, states a figure and names what it must. Not checked: whether it is right, "
+            f"which a reviewer marks out of {exercise.written.manual_points} with the rubric.",
         )
     return verdict(State.CORRECT, "It matches the reference computed on your data.")

@@ -233,7 +233,7 @@ BOUNDARY_WRITTEN = Written(
 
 
 BOUNDARY_STATEMENT = Exercise(
-    key="boundary_statement", number=7, title="Write the failure-boundary statement", points=1,
+    key="boundary_statement", number=7, title="Write the failure-boundary statement", points=0,
     expects="your statement as text in triple quotes",
     hints=(
         "A launch reviewer wants four things: where quality drops (the slices, with the numbers and their "

@@ -486,7 +486,7 @@ DATASHEET_WRITTEN = Written(
 
 
 DATASHEET_ENTRIES = Exercise(
-    key="datasheet_entries", number=8, title="Write the datasheet entries", points=1,
+    key="datasheet_entries", number=8, title="Write the datasheet entries", points=0,
     expects="your datasheet entries as text in triple quotes",
     hints=(
         "A reviewer reads three entries (Gebru et al.'s datasheet questions): Composition — what is duplicated, "
@@ -508,7 +508,7 @@ DECISION_WRITTEN = Written(
 
 
 NEXT_RUN_DECISION = Exercise(
-    key="next_run_decision", number=9, title="What to fix before the next training run", points=1,
+    key="next_run_decision", number=9, title="What to fix before the next training run", points=0,
     expects="your decision and its reasons as text in triple quotes",
     hints=(
         "Pick what to fix first and say why with a number: what it does to the accuracy the team reports, to "

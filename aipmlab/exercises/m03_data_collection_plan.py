@@ -332,7 +332,7 @@ GUIDELINE_WRITTEN = Written(manual_points=3, min_words=60,
 
 
 GUIDELINE_REVISION = Exercise(
-    key="guideline_revision", number=7, title="Revise the guideline where raters split", points=1,
+    key="guideline_revision", number=7, title="Revise the guideline where raters split", points=0,
     expects="your guideline revision as text in triple quotes",
     hints=(
         "A good guideline entry for a confused pair has three parts: a decision rule that a new rater can apply "

@@ -121,3 +121,9 @@ EXAMPLES = {
         "Hindi, and review shown quality and coverage per slice every week after launch."
     ),
 }
+
+# TRANSITION (truth pass): each written answer still has only its full-mark example; weak and middling come next.
+from aipmlab.answer_key import ExampleAnswer  # noqa: E402
+
+EXAMPLES = {key: (ExampleAnswer("strong", text, {c.name: c.max_points for c in RUBRICS[key].criteria}),)
+            for key, text in EXAMPLES.items()}

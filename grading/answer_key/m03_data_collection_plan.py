@@ -237,3 +237,9 @@ EXAMPLES = {
         "lift alpha from 0.74 to 0.86; the re-pilot must bring alpha's lower bound to 0.800."
     ),
 }
+
+# TRANSITION (truth pass): each written answer still has only its full-mark example; weak and middling come next.
+from aipmlab.answer_key import ExampleAnswer  # noqa: E402
+
+EXAMPLES = {key: (ExampleAnswer("strong", text, {c.name: c.max_points for c in RUBRICS[key].criteria}),)
+            for key, text in EXAMPLES.items()}
