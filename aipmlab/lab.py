@@ -11,6 +11,7 @@ from aipmlab import answer_key, course, paths
 from aipmlab.exercises.core import DataSource, Exercise, Outcome, State, Verdict, judge
 
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
+TAKEHOME_ASIDE = "This is a take-home, so this part of the kit is left out."
 
 
 class CheckFailed(Exception):
@@ -75,6 +76,10 @@ class Lab:
         verdict = self.verdict(key, answer)
         exercise = self.module.exercise(key)
         label = f"Exercise {exercise.number} ({key})"
+        if paths.in_takehome_bundle() and verdict.passed:
+            print(f"◐ {label}: its shape is right. Values and written answers are judged after you hand in; "
+                  f"a take-home shows no points.")
+            return
         if verdict.state is State.NOT_ATTEMPTED:
             raise NotAttempted(f"{label}: not attempted yet. {verdict.message}")
         if verdict.state is State.INCORRECT:
@@ -91,6 +96,9 @@ class Lab:
     def deploy(self, key: str, decision: Any) -> Outcome | None:
         """Deploy a decision on a fresh draw from this notebook's world: what users get, the best, the regret."""
         exercise = self.module.exercise(key)
+        if paths.in_takehome_bundle():
+            print(f"{TAKEHOME_ASIDE} Deploying a decision on a fresh draw comes with the course, after hiring.")
+            return None
         if exercise.deploy is None:
             print(f"Exercise {exercise.number} ({key}) is not a decision, so there is nothing to deploy.")
             return None
@@ -118,11 +126,17 @@ class Lab:
 
     def solution(self, key: str) -> None:
         """Print the worked solution of exercise `key` from solutions/, when the kit includes it."""
+        if paths.in_takehome_bundle():
+            print(f"{TAKEHOME_ASIDE} Worked solutions are not part of it; your own reasoning is what we read.")
+            return
         print(worked_solution(self.module, key))
 
     def rubric(self, key: str) -> None:
         """Print the anchored rubric of a written exercise, when the answer key is present."""
         exercise = self.module.exercise(key)
+        if paths.in_takehome_bundle():
+            print(f"{TAKEHOME_ASIDE} The rubric stays with the reviewers; the exercise text says what a good answer covers.")
+            return
         if exercise.written is None:
             print(f"Exercise {exercise.number} is checked automatically; it has no rubric.")
             return

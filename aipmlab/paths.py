@@ -30,3 +30,11 @@ def release_dir() -> Path:
 def grading_dir() -> Path:
     """nbgrader configuration, answer key and rubrics (absent from a take-home bundle)."""
     return kit_root() / "grading"
+
+
+BUNDLE_MARKER = "TAKEHOME.json"  # at the root of a candidate's take-home bundle, and nowhere else
+
+
+def in_takehome_bundle() -> bool:
+    """True inside a candidate's take-home bundle: no key, no solutions, no points shown."""
+    return (kit_root() / BUNDLE_MARKER).is_file()
