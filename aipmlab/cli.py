@@ -1,4 +1,4 @@
-"""The `aipmlab` command: maintenance tasks for the course (release, datasets)."""
+"""The `aipmlab` command: maintenance tasks for the course (release, datasets) and the take-home."""
 
 from __future__ import annotations
 
@@ -35,7 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     regenerate = tasks.add_parser("datasets", help="regenerate the canonical data files in datasets/ from their seeds")
     regenerate.add_argument("family", nargs="*", help="only these dataset families (e.g. smart_reply); default: all")
     regenerate.set_defaults(run=_datasets)
+    from aipmlab.takehome import cli as takehome_cli
+
+    takehome_cli.add_commands(tasks)
     arguments = parser.parse_args(argv)
+    if arguments.task == "takehome":
+        return takehome_cli.run(arguments)
     return arguments.run(arguments)
 
 
