@@ -1,0 +1,87 @@
+"""Record results: one JSON file per submission, written atomically, reused on a rerun when nothing changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from aipmlab.grader.engine import Limits, Submission, SubmissionResult, grade_notebook, notebook_sha256
+
+
+def result_path(results_dir: Path, submission: Submission) -> Path:
+    """Where the result of `submission` is stored (its id, already validated, as a relative path)."""
+    return results_dir / f"{submission.submission_id}.json"
+
+
+def write_atomically(path: Path, result: SubmissionResult) -> None:
+    """Write the result to a temporary file beside `path`, flush it to disk, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(result.to_json(), stream, indent=1, sort_keys=True)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def stored_result(path: Path, submission: Submission, fingerprint: str) -> SubmissionResult | None:
+    """The stored result when it was graded from the same notebook bytes, seed and answer key; else None."""
+    try:
+        stored = SubmissionResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+        digest = notebook_sha256(submission.notebook)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    same = (stored.notebook_sha256 == digest and stored.seed == submission.seed
+            and stored.answer_key_fingerprint == fingerprint and stored.submission_id == submission.submission_id)
+    return stored if same else None
+
+
+def _internal_failure(submission: Submission, error: Exception) -> SubmissionResult:
+    """A result for a submission the grader itself could not finish, so the batch goes on."""
+    from aipmlab import course
+
+    module = course.module(submission.module)
+    return SubmissionResult(submission.submission_id, module.slug, submission.seed, "failed",
+                            f"the grader could not finish this submission ({type(error).__name__}: "
+                            f"{str(error)[:200]}).", [], 0, sum(e.points for e in module.exercises), 0.0, "", "", "")
+
+
+def grade_all(submissions: Sequence[Submission], results_dir: Path, limits: Limits, progress: bool,
+              allow_unisolated: bool) -> list[SubmissionResult]:
+    """Grade every submission (reusing finished ones), store each result as it finishes, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    from aipmlab import course
+    from aipmlab.grader import execute, judge
+
+    ids = [submission.submission_id for submission in submissions]
+    if len(set(ids)) != len(ids):
+        raise ValueError("Each submission in a batch needs its own submission_id.")
+    fingerprints = {}
+    for submission in submissions:  # fail before grading anything when a key is missing
+        module = course.module(submission.module)
+        judge.require_answer_key(module)
+        fingerprints[submission.submission_id] = judge.answer_key_fingerprint(module)
+    execute.isolation(allow_unisolated)
+    results = []
+    with tqdm(total=len(submissions), disable=not progress, unit="notebook", desc="grading") as bar:
+        for submission in submissions:
+            path = result_path(results_dir, submission)
+            result = stored_result(path, submission, fingerprints[submission.submission_id])
+            if result is None:
+                try:
+                    result = grade_notebook(submission, limits, allow_unisolated=allow_unisolated)
+                except Exception as error:  # a bug or an odd file must not stop everyone after it
+                    result = _internal_failure(submission, error)
+                write_atomically(path, result)
+            results.append(result)
+            bar.set_postfix_str(submission.submission_id[-40:])
+            bar.update()
+    return results
