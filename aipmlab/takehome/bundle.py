@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from aipmlab import course, datasets, paths
+from aipmlab.takehome import audit
 from aipmlab.takehome.seeds import Candidate, TakehomeError, issued_seeds, read_candidates, read_or_create_secret
 
 # The package files a candidate's notebook needs, relative to aipmlab/; exercise and plot files of
@@ -192,10 +193,17 @@ def create(modules_spec: str, candidates_file: Path, hours: float, secret_file: 
         raise TakehomeError(f"{out} already holds bundles for {', '.join(existing[:3])}; choose a new --out folder "
                             f"(nothing was overwritten).")
     out.mkdir(parents=True, exist_ok=True)
-    bundles = []
-    for candidate in candidates:
-        folder = out / candidate.candidate_id
-        build_bundle(candidate, seeds[candidate.candidate_id], modules, hours, folder)
-        zip_folder(folder, out / f"{candidate.candidate_id}.zip")
-        bundles.append(Bundle(candidate.candidate_id, folder, out / f"{candidate.candidate_id}.zip"))
+    bundles = [Bundle(c.candidate_id, out / c.candidate_id, out / f"{c.candidate_id}.zip") for c in candidates]
+    try:
+        for candidate, made in zip(candidates, bundles):
+            build_bundle(candidate, seeds[candidate.candidate_id], modules, hours, made.folder)
+            zip_folder(made.folder, made.zip_path)
+            banned = audit.forbidden(secret, [seed for other, seed in seeds.items() if other != candidate.candidate_id])
+            audit.check_bundle(made.folder, banned)
+            audit.check_bundle(made.zip_path, banned)
+    except BaseException:
+        for made in bundles:  # hand out all bundles or none
+            shutil.rmtree(made.folder, ignore_errors=True)
+            made.zip_path.unlink(missing_ok=True)
+        raise
     return bundles

@@ -22,7 +22,8 @@ def _grade(arguments: argparse.Namespace) -> int:
     from aipmlab.takehome import grade
 
     reviewers = tuple(name.strip() for name in arguments.reviewers.split(",") if name.strip())
-    reports = grade.grade(arguments.returned, arguments.secret_file, arguments.candidates, arguments.out, reviewers)
+    reports = grade.grade(arguments.returned, arguments.secret_file, arguments.candidates, arguments.out, reviewers,
+                          allow_unisolated=arguments.allow_unisolated)
     for report in reports:
         print(f"{report.candidate.candidate_id}: {report.points:g} of {report.max_points} automatic points, "
               f"{len(report.matches)} similarity flag(s) → {arguments.out / (report.candidate.candidate_id + '.html')}")
@@ -60,6 +61,8 @@ def add_commands(tasks: argparse._SubParsersAction) -> None:
     grade.add_argument("--candidates", required=True, type=Path, help="the candidates CSV `create` used")
     grade.add_argument("--out", required=True, type=Path, help="folder for reports (re-running resumes)")
     grade.add_argument("--reviewers", default="reviewer_a,reviewer_b", help="names of the score sheets to write")
+    grade.add_argument("--allow-unisolated", action="store_true",
+                       help="grade even where the sandbox cannot isolate notebooks (they could read this machine)")
     grade.set_defaults(run=_grade)
     calibrate = commands.add_parser("calibrate", help="reviewer agreement per criterion, answers to discuss, final scores")
     calibrate.add_argument("--scores", required=True, type=Path, nargs="+", help="each reviewer's filled-in score sheet")
@@ -69,8 +72,10 @@ def add_commands(tasks: argparse._SubParsersAction) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     """Run a take-home command; an expected problem is one clear line on stderr and exit status 1."""
+    from aipmlab.grader import AnswerKeyMissing, IsolationUnavailable
+
     try:
         return arguments.run(arguments)
-    except (TakehomeError, FileNotFoundError) as problem:
+    except (TakehomeError, FileNotFoundError, AnswerKeyMissing, IsolationUnavailable) as problem:
         print(f"aipmlab takehome: {problem}", file=sys.stderr)
         return 1

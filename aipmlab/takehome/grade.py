@@ -122,7 +122,8 @@ def find_similarities(handed: list[returns.Handed], modules: list[course.Module]
 
 
 def grade(returned: Path, secret_file: Path, candidates_file: Path, out: Path,
-          reviewers: tuple[str, ...] = ("reviewer_a", "reviewer_b"), limits: Any = None) -> list[CandidateReport]:
+          reviewers: tuple[str, ...] = ("reviewer_a", "reviewer_b"), limits: Any = None,
+          allow_unisolated: bool = False) -> list[CandidateReport]:
     """Grade every candidate's returned notebooks and write reports, summaries and score sheets into `out`."""
     from aipmlab.grader import Limits, Submission, grade_batch
 
@@ -137,7 +138,8 @@ def grade(returned: Path, secret_file: Path, candidates_file: Path, out: Path,
                               seeds[entry.candidate.candidate_id])
                    for entry in handed for slug, path in sorted(entry.notebooks.items())]
     results = {r.submission_id: r for r in grade_batch(submissions, out / "work" / "results",
-                                                       limits=limits or Limits(), progress=True)}
+                                                       limits=limits or Limits(), progress=True,
+                                                       allow_unisolated=allow_unisolated)}
     matches = find_similarities(handed, modules)
     reports = []
     for entry in handed:

@@ -43,6 +43,10 @@ def tokens(text: str) -> list[str]:
     return [token.lower() for token in TOKEN.findall(text)]
 
 
+def _spans(text: str) -> list[tuple[int, int]]:
+    return [match.span() for match in TOKEN.finditer(text)]
+
+
 def answer_cells(notebook: nbformat.NotebookNode, module: course.Module) -> dict[str, str]:
     """The source of each exercise's answer cell in a notebook, by exercise key (cells found by grade id)."""
     wanted = {answer_cell_id(exercise.key): exercise.key for exercise in module.exercises}
@@ -79,14 +83,15 @@ def release_stubs(module: course.Module) -> dict[str, str]:
 
 
 def compare(first: str, second: str) -> tuple[float, tuple[str, ...]]:
-    """How much of two cells is shared (difflib ratio on tokens) and the shared passages, longest first."""
+    """How much of two cells is shared (difflib ratio on tokens) and the shared passages of `first`, longest first."""
     a, b = tokens(first), tokens(second)
     if len(a) < MIN_TOKENS or len(b) < MIN_TOKENS:
         return 0.0, ()
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     blocks = sorted((block for block in matcher.get_matching_blocks() if block.size >= MIN_PASSAGE_TOKENS),
                     key=lambda block: -block.size)
-    return matcher.ratio(), tuple(" ".join(a[block.a: block.a + block.size]) for block in blocks[:3])
+    spans = _spans(first)  # passages are quoted from the first cell as written
+    return matcher.ratio(), tuple(first[spans[block.a][0]: spans[block.a + block.size - 1][1]] for block in blocks[:3])
 
 
 def find_copies(cells: dict[str, dict[str, str]], module: course.Module) -> list[Match]:
