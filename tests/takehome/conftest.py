@@ -1,0 +1,26 @@
+"""Fixtures of the take-home tests: a candidates file, a secret, and bundles for three candidates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aipmlab.takehome import bundle
+
+CANDIDATES_CSV = """candidate_id,name,email
+ada,Ada Lovelace,ada@example.com
+bob,Bob <script>alert('name')</script>,bob@example.com
+cy,Cy Young,cy@example.com
+"""
+MODULES = "00,01"
+
+
+@pytest.fixture(scope="module")
+def takehome(tmp_path_factory) -> dict[str, Path]:
+    """Bundles for ada, bob and cy (modules 00 and 01), made by `create` as a hiring manager would."""
+    home = tmp_path_factory.mktemp("takehome")
+    (home / "candidates.csv").write_text(CANDIDATES_CSV, encoding="utf-8")
+    bundle.create(MODULES, home / "candidates.csv", 4, home / "secret.txt", home / "bundles")
+    return {"home": home, "candidates": home / "candidates.csv", "secret": home / "secret.txt",
+            "bundles": home / "bundles"}
