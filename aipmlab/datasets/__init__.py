@@ -63,6 +63,10 @@ MANIFEST_NAME = "MANIFEST.json"
 class DataFileError(ValueError):
     """A data file is damaged, changed, or not the one this kit holds; the message says what to do."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the message alone, never the kit's code or paths."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 def manifest_path() -> Path:
     """Where the checksum manifest of datasets/ lives."""

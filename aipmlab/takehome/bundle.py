@@ -176,7 +176,7 @@ def zip_folder(folder: Path, zip_path: Path) -> None:
 
 def create(modules_spec: str, candidates_file: Path, hours: float, secret_file: Path, out: Path) -> list[Bundle]:
     """Make every candidate's bundle (folder and zip) under `out`; creates the secret when it is missing."""
-    modules = parse_modules(modules_spec)
+    modules, hours = parse_modules(modules_spec), float(hours)
     if not 0 < hours <= 72:
         raise TakehomeError(f"--hours is the candidate's time limit, between 0 and 72; got {hours:g}.")
     candidates = read_candidates(candidates_file)

@@ -44,10 +44,12 @@ def _exercise_rows(module_report: ModuleReport) -> str:
     rows = []
     for result in module_report.result.exercises:
         mark = STATE_MARK.get(result.state, "?")
+        points = (f"{_points(result.points)} / {result.max_points}" if result.max_points or not result.manual_points
+                  else f"reviewers: up to {result.manual_points}")
         css = "correct" if result.state == "correct" else "incorrect" if result.state == "incorrect" else "muted"
         rows.append(f"<tr><td>{_e(result.number)}</td><td><code>{_e(result.key)}</code></td>"
                     f"<td class='{css}'>{_e(mark)} {_e(result.state)}</td>"
-                    f"<td>{_e(_points(result.points))} / {_e(result.max_points)}</td><td>{_e(result.message)}</td></tr>")
+                    f"<td>{_e(points)}</td><td>{_e(result.message)}</td></tr>")
     return ("<table><tr><th>#</th><th>exercise</th><th>verdict</th><th>automatic points</th><th>message</th></tr>"
             + "".join(rows) + "</table>")
 

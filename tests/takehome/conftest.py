@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aipmlab.takehome import bundle
+from aipmlab import cli
 
 CANDIDATES_CSV = """candidate_id,name,email
 ada,Ada Lovelace,ada@example.com
@@ -18,9 +18,10 @@ MODULES = "00,01"
 
 @pytest.fixture(scope="module")
 def takehome(tmp_path_factory) -> dict[str, Path]:
-    """Bundles for ada, bob and cy (modules 00 and 01), made by `create` as a hiring manager would."""
+    """Bundles for ada, bob and cy (modules 00 and 01), made by the README's create command."""
     home = tmp_path_factory.mktemp("takehome")
     (home / "candidates.csv").write_text(CANDIDATES_CSV, encoding="utf-8")
-    bundle.create(MODULES, home / "candidates.csv", 4, home / "secret.txt", home / "bundles")
+    assert cli.main(["takehome", "create", "--modules", MODULES, "--candidates", str(home / "candidates.csv"),
+                     "--hours", "4", "--secret-file", str(home / "secret.txt"), "--out", str(home / "bundles")]) == 0
     return {"home": home, "candidates": home / "candidates.csv", "secret": home / "secret.txt",
             "bundles": home / "bundles"}

@@ -118,3 +118,27 @@ def test_a_rerun_reuses_every_result(takehome, graded, capsys):
     assert cli.main(grade_command(takehome, graded["returned"], graded["reports"])) == 0
     assert {path: path.stat().st_mtime_ns for path in results} == before
     assert json.loads((graded["reports"] / "summary.json").read_text()) == list(graded["summary"].values())
+
+
+def test_reviewers_fill_their_sheets_and_calibrate(graded, tmp_path, capsys):
+    import csv
+
+    from aipmlab.answer_key import load
+
+    rubric = load(course.module("01").code_name).RUBRICS["boundary_statement"]
+    tops = {criterion.name: criterion.max_points for criterion in rubric.criteria}
+    sheets = []
+    for reviewer, harsher in (("reviewer_a", 0), ("reviewer_b", 1)):
+        path = graded["reports"] / f"scores_{reviewer}.csv"
+        with path.open() as handle:
+            rows = list(csv.DictReader(handle))
+        for row in rows:
+            row["score"] = max(0, tops[row["criterion"]] - harsher)
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["candidate_id", "exercise", "criterion", "score"])
+            writer.writeheader()
+            writer.writerows(rows)
+        sheets.append(str(path))
+    assert cli.main(["takehome", "calibrate", "--scores", *sheets, "--out", str(tmp_path / "calibration")]) == 0
+    final = json.loads((tmp_path / "calibration" / "calibration.json").read_text())
+    assert final["manual_points"] == {"ada": sum(tops.values()) - len(tops) / 2}
