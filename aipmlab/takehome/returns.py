@@ -10,6 +10,7 @@ copied, so a file handed in beside a notebook never reaches the grader.
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -41,19 +42,33 @@ def _module_of(name: str) -> course.Module | None:
 
 
 def _entries(source: Path) -> list[tuple[str, bytes | None]]:
-    """(name, bytes) of every notebook in a candidate's folder or zip; bytes None when too large."""
+    """(name, bytes) of each module notebook in a candidate's folder or zip; bytes None when too large.
+
+    Only files named like a module's notebook are read. In a folder, symbolic links are never
+    followed (a link could point at the worked solutions on this machine).
+    """
+    wanted = {module.notebook_name for module in course.modules()}
     found: list[tuple[str, bytes | None]] = []
+    seen: set[str] = set()  # a second notebook of a module is noted, never read
+
+    def take(name: str, size: int, read) -> None:
+        base = PurePosixPath(name).name
+        found.append((name, b"" if base in seen else read() if size <= MAX_NOTEBOOK_BYTES else None))
+        seen.add(base)
+
     if source.is_dir():
-        for path in sorted(source.rglob("*.ipynb")):
-            if path.is_file() and not path.is_symlink() and ".ipynb_checkpoints" not in path.parts:
-                found.append((path.relative_to(source).as_posix(),
-                              path.read_bytes() if path.stat().st_size <= MAX_NOTEBOOK_BYTES else None))
+        for folder, subfolders, files in os.walk(source, followlinks=False):
+            subfolders[:] = sorted(d for d in subfolders if d != ".ipynb_checkpoints")
+            for name in sorted(files):
+                path = Path(folder) / name
+                if name in wanted and not path.is_symlink() and path.is_file():
+                    take(path.relative_to(source).as_posix(), path.stat().st_size, path.read_bytes)
         return found
     with zipfile.ZipFile(source) as archive:
         for info in archive.infolist():
-            if info.filename.endswith(".ipynb") and not info.is_dir() and ".ipynb_checkpoints" not in info.filename:
-                found.append((info.filename,
-                              archive.read(info) if info.file_size <= MAX_NOTEBOOK_BYTES else None))
+            if PurePosixPath(info.filename).name in wanted and not info.is_dir() \
+                    and ".ipynb_checkpoints" not in info.filename:
+                take(info.filename, info.file_size, lambda info=info: archive.read(info))
     return found
 
 
@@ -87,7 +102,8 @@ def collect(returned: Path, candidates: list[Candidate], seeds: dict[str, int], 
         handed = Handed(candidate)
         handed_in.append(handed)
         folder, archive = returned / candidate.candidate_id, returned / f"{candidate.candidate_id}.zip"
-        source = folder if folder.is_dir() else archive if archive.is_file() else None
+        source = (folder if folder.is_dir() and not folder.is_symlink()
+                  else archive if archive.is_file() and not archive.is_symlink() else None)
         if source is None:
             handed.notes.append("Nothing was handed in.")
             continue

@@ -76,3 +76,31 @@ def test_similarity_flags_copies_and_leaves_honest_work_alone():
     assert not [m for m in matches if "honest" in (m.candidate_id, m.source) or m.candidate_id == "short"]
     evidence = next(m for m in matches if m.candidate_id == "copier" and m.source == similarity.PUBLIC_SOLUTION)
     assert evidence.ratio == 1.0 and evidence.passages[0] in solution  # quoted as written
+
+
+def test_decisions_are_deployed_on_the_issued_seed_and_shown(tmp_path):
+    from types import SimpleNamespace
+
+    from aipmlab.exercises.core import Outcome
+    from aipmlab.takehome.grade import decision_outcomes
+
+    seen = []
+
+    def deploy(decision, seed):
+        seen.append((decision, seed))
+        if decision == "crash":
+            raise ValueError("unreadable")
+        return Outcome(f"threshold {decision}", 0.81, 0.84, "share of good suggestions shown", True,
+                       f"Users would see 81% good suggestions {HOSTILE}.")
+
+    fake = SimpleNamespace(exercise=lambda key: SimpleNamespace(key=key, deploy=None if key == "plain" else deploy))
+    results = SimpleNamespace(exercises=[
+        ExerciseResult("decide", 1, "correct", 1, 1, 0, "", 0.4),
+        ExerciseResult("other", 2, "incorrect", 0, 1, 0, "", "crash"),
+        ExerciseResult("skipped", 3, "not attempted", 0, 1, 0, "", {"__not_attempted__": True}),
+        ExerciseResult("plain", 4, "correct", 1, 1, 0, "", 3)])
+    outcomes = decision_outcomes(fake, results, 4242)
+    assert seen == [(0.4, 4242), ("crash", 4242)]
+    assert outcomes["other"] == "Could not deploy this decision (ValueError)." and set(outcomes) == {"decide", "other"}
+    html = report._outcomes(ModuleReport(course.module("01"), None, outcomes, []))
+    assert "regret 0.03" in html and "<script>" not in html and "Users would see 81%" in html
