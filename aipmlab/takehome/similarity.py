@@ -2,9 +2,10 @@
 
 The method is the standard library's `difflib.SequenceMatcher` on word tokens: its ratio
 (2·matched / total tokens) measures how much two cells share, and its matching blocks are the
-evidence a reviewer reads. We chose it over `copydetect` (built for code files, tokenised by file
-type, with winnowed fingerprints) because answer cells here are short and half of them are prose;
-difflib needs no new dependency and shows the shared passages word for word. A flag is evidence for
+evidence a reviewer reads. We chose it over `copydetect` (MOSS-style winnowing over folders of code
+files, tokenised by Pygments according to each file's type, with thresholds in characters tuned for
+whole programs) because answer cells here are short and half of them are prose; difflib needs no
+new dependency, compares two strings directly and shows the shared passages word for word. A flag is evidence for
 a person to weigh, never a verdict: short cells that every careful answer writes alike are skipped.
 """
 

@@ -195,9 +195,10 @@ def test_a_changed_canonical_file_is_refused_in_the_repository(tmp_path, monkeyp
 
 
 @pytest.mark.slow
-def test_a_candidate_can_run_a_bundle_notebook_with_papermill(takehome, tmp_path, monkeypatch):
+@pytest.mark.parametrize("number", ["00", "01"])
+def test_a_candidate_can_run_a_bundle_notebook_with_papermill(takehome, tmp_path, monkeypatch, number):
     folder = Path(shutil.copytree(takehome["bundles"] / "cy", tmp_path / "cy"))
-    module = course.module("01")
+    module = course.module(number)
     handins.fill(folder / module.notebook_name, module)
     monkeypatch.delenv("AIPMLAB_HOME", raising=False)
     monkeypatch.setenv("PYTHONPATH", str(folder))
