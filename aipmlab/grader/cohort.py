@@ -9,6 +9,7 @@ written into the gradebook, with the reason in the summary.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +56,15 @@ def autograde(course_dir: Path, assignment: str, students: list[str] | None = No
                 submission = gradebook.find_submission(assignment, student)
                 rows.append(CohortRow(student, "nbgrader", submission.score, submission.max_score, ""))
             continue
-        error = (outcome.get("error") or "").strip().splitlines()
         rows.append(_engine_only(api, course_dir, assignment, student, allow_unisolated,
-                                 error[-1][:200] if error else "no reason given"))
+                                 _exception_line(outcome.get("error") or "")))
     return rows
+
+
+def _exception_line(error: str) -> str:
+    """The `SomeError: message` line of a traceback, squeezed to one line."""
+    found = re.findall(r"^[\w.]+(?:Error|Exception): .*(?:\n(?![\w.]+(?:Error|Exception): ).*)*", error, re.MULTILINE)
+    return " ".join(found[-1].split())[:240] if found else "no reason given"
 
 
 def _engine_only(api, course_dir: Path, assignment: str, student: str, allow_unisolated: bool,
