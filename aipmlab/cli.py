@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     regenerate = tasks.add_parser("datasets", help="regenerate the canonical data files in datasets/ from their seeds")
     regenerate.add_argument("family", nargs="*", help="only these dataset families (e.g. smart_reply); default: all")
     regenerate.set_defaults(run=_datasets)
+    __import__("aipmlab.grader.cli", fromlist=["register"]).register(tasks)
     from aipmlab.takehome import cli as takehome_cli
 
     takehome_cli.add_commands(tasks)

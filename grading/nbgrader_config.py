@@ -24,3 +24,17 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # A notebook that takes longer than this per cell is stuck, not slow.
 c.Execute.timeout = 120
+
+# Points are decided by the grading engine, never by the student's kernel: in `nbgrader autograde`, the
+# engine (aipmlab/grader/) replaces nbgrader's Execute step. It runs the notebook in a sandbox, judges
+# the answers in its own process and writes each check cell's verdict, which SaveAutoGrades then scores.
+# The other steps are nbgrader's defaults, unchanged.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,  # noqa: E402
+                                    SaveAutoGrades)
+
+from aipmlab.grader.nbgrader_autograde import EngineAutograde  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [EngineAutograde, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.EngineAutograde.cell_seconds = 120

@@ -157,7 +157,7 @@ def _launch(spec: dict, host: Path, keys: list[str], limits: Limits, in_sandbox:
             command = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", *command]
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    env=launcher_environment, start_new_session=True, cwd=str(host),
-                                   pass_fds=(answers_file.fileno(),))
+                                   pass_fds=(answers_file.fileno(),), preexec_fn=_die_with_parent)
         timed_out = False
         try:
             process.wait(timeout=limits.wall_seconds)
@@ -183,6 +183,13 @@ def _launch(spec: dict, host: Path, keys: list[str], limits: Limits, in_sandbox:
         result.reason = (f"the sandbox stopped before the notebook finished (exit code {process.returncode}), "
                          "most likely a memory, CPU or process limit.")
     return result
+
+
+def _die_with_parent() -> None:
+    """In the child before it runs: be killed when the grader dies, so a killed grader leaves no sandbox running."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def _kill_group(process: subprocess.Popen) -> None:

@@ -1,0 +1,70 @@
+"""Command-line tasks of the grading engine: `aipmlab grade` and `aipmlab autograde`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _grade(arguments: argparse.Namespace) -> int:
+    from aipmlab.grader import Limits, Submission, grade_batch, grade_notebook
+
+    limits = Limits(cell_seconds=arguments.cell_seconds, wall_seconds=arguments.wall_seconds)
+    submissions = [Submission(f"{index:03d}-{''.join(c if c.isalnum() or c in '-_.' else '_' for c in path.stem)}",
+                              path, arguments.module, arguments.seed)
+                   for index, path in enumerate(arguments.notebook, start=1)]
+    if arguments.results:
+        results = grade_batch(submissions, arguments.results, limits, progress=not arguments.json,
+                              allow_unisolated=arguments.allow_unisolated)
+    else:
+        results = [grade_notebook(submission, limits, allow_unisolated=arguments.allow_unisolated)
+                   for submission in submissions]
+    if arguments.json:
+        print(json.dumps([result.to_json() for result in results], indent=1))
+        return 0
+    for path, result in zip(arguments.notebook, results):
+        print(f"{path}: {result.status}, {result.points}/{result.max_points} automatic points"
+              + (f" ({result.reason})" if result.reason else ""))
+        for exercise in result.exercises:
+            manual = f", plus up to {exercise.manual_points} by rubric" if exercise.manual_points else ""
+            print(f"  {exercise.number}. {exercise.key}: {exercise.state}, {exercise.points}/{exercise.max_points}"
+                  f"{manual}. {exercise.message}")
+    return 0
+
+
+def _autograde(arguments: argparse.Namespace) -> int:
+    from aipmlab.grader import cohort
+
+    rows = cohort.autograde(arguments.course.resolve(), arguments.assignment, arguments.student or None,
+                            allow_unisolated=arguments.allow_unisolated)
+    for row in rows:
+        print(f"{row.student}: {row.how}, {row.points:g}/{row.max_points:g}" + (f" ({row.reason})" if row.reason else ""))
+    return 1 if any(row.how == "failed" for row in rows) else 0
+
+
+def register(tasks: argparse._SubParsersAction) -> None:
+    """Add `grade` and `autograde` to the `aipmlab` command."""
+    grade = tasks.add_parser("grade", help="grade notebooks with the engine (sandboxed, judged against the answer key)")
+    grade.add_argument("notebook", nargs="+", type=Path, help="the handed-in .ipynb files")
+    grade.add_argument("--module", required=True, help="the module they answer, e.g. 01")
+    grade.add_argument("--seed", required=True, type=int, help="the data seed to grade on (the grader chooses it)")
+    grade.add_argument("--results", type=Path, help="store one JSON result per notebook here; a rerun resumes")
+    grade.add_argument("--json", action="store_true", help="print the results as JSON")
+    grade.add_argument("--cell-seconds", type=int, default=120, help="wall time allowed per cell")
+    grade.add_argument("--wall-seconds", type=int, default=600, help="wall time allowed per notebook")
+    grade.add_argument("--allow-unisolated", action="store_true",
+                       help="grade even where the sandbox cannot isolate the notebook (not root, not Linux)")
+    grade.set_defaults(run=_grade)
+    autograde = tasks.add_parser("autograde", help="nbgrader autograde, one student at a time, judged by the engine")
+    autograde.add_argument("assignment", help="the nbgrader assignment, e.g. 01-failure-boundaries")
+    autograde.add_argument("--student", action="append", help="only this student (repeatable); default: all")
+    autograde.add_argument("--course", type=Path, default=Path.cwd(), help="the nbgrader course folder (default: here)")
+    autograde.add_argument("--allow-unisolated", action="store_true",
+                           help="grade even where the sandbox cannot isolate the notebook (not root, not Linux)")
+    autograde.set_defaults(run=_autograde)
+
+
+if __name__ == "__main__":
+    print("Run it as `aipmlab grade ...` or `aipmlab autograde ...`.", file=sys.stderr)

@@ -1,0 +1,80 @@
+"""nbgrader's autograde step, judged by the engine: a preprocessor that replaces nbgrader's `Execute`.
+
+nbgrader stays the course manager (sanitising, the gradebook, the formgrader, feedback, export). In
+place of running the student's notebook in a kernel that decides its own check cells, this
+preprocessor hands the notebook to the engine and writes each check cell's output from the engine's
+verdict: an error output for a miss (so `SaveAutoGrades` scores it zero), the verdict text otherwise.
+The outputs carry the learner-facing message only: no kit paths, no reference values, no hidden checks.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool, Integer
+
+from aipmlab.lab import check_cell_id
+
+_ERROR_NAMES = {"not attempted": "NotAttempted", "incorrect": "IncorrectAnswer"}
+
+
+class EngineAutograde(NbGraderPreprocessor):
+    """Grade the notebook with the aipmlab engine and write its verdicts into the check cells."""
+
+    seed = Integer(None, allow_none=True, help="The data seed to grade on; by default the module's canonical "
+                                              "seed, the one the released notebook uses.").tag(config=True)
+    allow_unisolated = Bool(False, help="Grade even where the sandbox cannot isolate the notebook.").tag(config=True)
+    cell_seconds = Integer(120, help="Wall time allowed per cell.").tag(config=True)
+    wall_seconds = Integer(600, help="Wall time allowed per notebook.").tag(config=True)
+    memory_mib = Integer(3072, help="Memory allowed per process of the notebook.").tag(config=True)
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        """Run the engine on `nb` and replace every check cell's outputs with its verdict."""
+        from aipmlab import course, datasets
+        from aipmlab.grader import Limits, Submission, grade_notebook
+
+        info = resources["nbgrader"]
+        module = course.module(info["assignment"])
+        seed = self.seed if self.seed is not None else datasets.family_of(module.tables[0]).canonical_seed
+        limits = Limits(memory_mib=self.memory_mib, cell_seconds=self.cell_seconds, wall_seconds=self.wall_seconds)
+        with tempfile.TemporaryDirectory(prefix="aipmlab-autograde-") as folder:
+            copy = Path(folder) / f"{info['notebook']}.ipynb"
+            nbformat.write(nb, copy)
+            result = grade_notebook(Submission(_safe_id(info["student"], info["assignment"]), copy, module.slug,
+                                               seed), limits, allow_unisolated=self.allow_unisolated)
+        self.log.info("Engine: %s/%s %s, %s/%s automatic points%s", info["student"], info["assignment"],
+                      result.status, result.points, result.max_points, f" ({result.reason})" if result.reason else "")
+        verdicts = {check_cell_id(exercise.key): exercise for exercise in result.exercises}
+        note = "" if result.status == "graded" else f" (Grading note: {result.reason})"
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if cell.cell_type == "code":
+                cell.outputs = []
+                cell.execution_count = None
+                if grade_id in verdicts:
+                    cell.outputs = [_verdict_output(verdicts[grade_id], note)]
+        return nb, resources
+
+
+def _safe_id(student: str, assignment: str) -> str:
+    """A submission id the engine accepts, from nbgrader's student and assignment ids."""
+    clean = lambda text: "".join(c if c.isalnum() or c in "-_." else "_" for c in text) or "_"  # noqa: E731
+    return f"{clean(student)}/{clean(assignment)}"
+
+
+def _verdict_output(exercise: Any, note: str) -> Any:
+    """The output nbgrader scores: an error for anything short of correct, the verdict text otherwise."""
+    label = f"Exercise {exercise.number} ({exercise.key})"
+    if exercise.state == "correct":
+        text = f"✓ {label}: correct, {exercise.points}/{exercise.max_points} points. {exercise.message}{note}\n"
+        return nbformat.v4.new_output("stream", name="stdout", text=text)
+    if exercise.state == "ready for review":
+        return nbformat.v4.new_output("stream", name="stdout",
+                                      text=f"✎ {label}: ready for review. {exercise.message}{note}\n")
+    name = _ERROR_NAMES.get(exercise.state, "IncorrectAnswer")
+    message = f"{label}: {exercise.state}. {exercise.message}{note}"
+    return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
