@@ -36,12 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     regenerate.add_argument("family", nargs="*", help="only these dataset families (e.g. smart_reply); default: all")
     regenerate.set_defaults(run=_datasets)
     __import__("aipmlab.grader.cli", fromlist=["register"]).register(tasks)
-    from aipmlab.takehome import cli as takehome_cli
-
-    takehome_cli.add_commands(tasks)
+    __import__("aipmlab.takehome.cli", fromlist=["register"]).register(tasks)
     arguments = parser.parse_args(argv)
-    if arguments.task == "takehome":
-        return takehome_cli.run(arguments)
     return arguments.run(arguments)
 
 

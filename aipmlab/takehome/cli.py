@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 from aipmlab.takehome.seeds import TakehomeError
 
@@ -44,7 +45,7 @@ def _calibrate(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(tasks: argparse._SubParsersAction) -> None:
+def register(tasks: argparse._SubParsersAction) -> None:
     """Register `takehome create|grade|calibrate` on the `aipmlab` command line."""
     takehome = tasks.add_parser("takehome", help="a hiring manager's take-home: create bundles, grade, calibrate")
     commands = takehome.add_subparsers(dest="takehome_task", required=True)
@@ -54,7 +55,7 @@ def add_commands(tasks: argparse._SubParsersAction) -> None:
     create.add_argument("--hours", required=True, type=float, help="the candidate's time limit, in hours")
     create.add_argument("--secret-file", required=True, type=Path, help="your secret; created (mode 0600) if missing")
     create.add_argument("--out", required=True, type=Path, help="folder for the bundles")
-    create.set_defaults(run=_create)
+    create.set_defaults(run=_guarded(_create))
     grade = commands.add_parser("grade", help="grade returned notebooks; HTML reports, summary, score sheets")
     grade.add_argument("--returned", required=True, type=Path, help="folder with ID/ or ID.zip per candidate")
     grade.add_argument("--secret-file", required=True, type=Path, help="the secret `create` used")
@@ -63,19 +64,23 @@ def add_commands(tasks: argparse._SubParsersAction) -> None:
     grade.add_argument("--reviewers", default="reviewer_a,reviewer_b", help="names of the score sheets to write")
     grade.add_argument("--allow-unisolated", action="store_true",
                        help="grade even where the sandbox cannot isolate notebooks (they could read this machine)")
-    grade.set_defaults(run=_grade)
+    grade.set_defaults(run=_guarded(_grade))
     calibrate = commands.add_parser("calibrate", help="reviewer agreement per criterion, answers to discuss, final scores")
     calibrate.add_argument("--scores", required=True, type=Path, nargs="+", help="each reviewer's filled-in score sheet")
     calibrate.add_argument("--out", required=True, type=Path, help="folder for the calibration files")
-    calibrate.set_defaults(run=_calibrate)
+    calibrate.set_defaults(run=_guarded(_calibrate))
 
 
-def run(arguments: argparse.Namespace) -> int:
-    """Run a take-home command; an expected problem is one clear line on stderr and exit status 1."""
-    from aipmlab.grader import AnswerKeyMissing, IsolationUnavailable
+def _guarded(task: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`task`, with each expected problem printed as one clear line on stderr and exit status 1."""
 
-    try:
-        return arguments.run(arguments)
-    except (TakehomeError, FileNotFoundError, AnswerKeyMissing, IsolationUnavailable) as problem:
-        print(f"aipmlab takehome: {problem}", file=sys.stderr)
-        return 1
+    def run(arguments: argparse.Namespace) -> int:
+        from aipmlab.grader import AnswerKeyMissing, IsolationUnavailable
+
+        try:
+            return task(arguments)
+        except (TakehomeError, FileNotFoundError, AnswerKeyMissing, IsolationUnavailable) as problem:
+            print(f"aipmlab takehome: {problem}", file=sys.stderr)
+            return 1
+
+    return run
