@@ -17,9 +17,11 @@ class CheckFailed(Exception):
     """A check did not pass; the message says why. nbgrader scores the check cell zero."""
 
     def _render_traceback_(self) -> list[str]:
-        """What IPython shows instead of a traceback: the message alone, never the kit's code or paths."""
-        return [f"{type(self).__name__}: {line}" if number == 0 else line
-                for number, line in enumerate(str(self).splitlines())]
+        """What IPython shows instead of a traceback: the message alone, wrapped to stay readable in feedback."""
+        import textwrap
+
+        text = f"{type(self).__name__}: {self}"
+        return [wrapped for line in text.splitlines() for wrapped in textwrap.wrap(line, 96) or [""]]
 
 
 class NotAttempted(CheckFailed):
