@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".aipmlab-installed"
 LOCK = ROOT / "requirements.lock"
-WORKSPACE = ROOT / "my-work"
+WORKSPACE = Path(os.environ.get("AIPMLAB_WORKSPACE", ROOT / "my-work")).resolve()  # the override is for tests
 RELEASE = ROOT / "notebooks"
 FIRST_NOTEBOOK = "00-start-here/00-start-here.ipynb"
 MIN_PYTHON = (3, 10)
@@ -145,7 +145,7 @@ def open_lab(root_dir: Path, first: str | None, extra: list[str], learner: bool)
         return
     options = [f"--ServerApp.root_dir={root_dir}"]
     if first:
-        options.append(f"--ServerApp.default_url=/lab/tree/{first}")  # the printed URL opens it too
+        options.append(f"--LabApp.default_url=/lab/tree/{first}")  # the printed URL opens it too
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers, CI
         options.append("--allow-root")
     env = {"JUPYTER_CONFIG_PATH": str(LEARNER_CONFIG)} if learner else {}
@@ -184,7 +184,7 @@ def main(argv: list[str]) -> None:
     ensure_environment()
     if command == "lab":
         for path in copy_release_to_workspace():
-            say(f"new notebook for you: {path.relative_to(ROOT)}")
+            say(f"new notebook for you: {path.relative_to(WORKSPACE.parent)}")
         say("opening JupyterLab on module 00; your work is saved in my-work/ (stop with Ctrl+C)")
         open_lab(WORKSPACE, FIRST_NOTEBOOK, rest, learner=True)
     elif command == "course":
