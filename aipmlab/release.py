@@ -186,14 +186,25 @@ def write_notebook(notebook: Any, path: Path) -> bool:
     return True
 
 
+def datasheet_copies(module: course.Module) -> dict[Path, bytes]:
+    """The datasheets of a module's tables, copied into its source folder so every release carries them
+    and a notebook can link to them by file name, wherever the learner opens it."""
+    folder = source_notebook_path(module).parent
+    return {folder / f"{table}.md": (paths.datasets_dir() / f"{table}.md").read_bytes() for table in module.tables}
+
+
 def refresh_sources(modules: tuple[course.Module, ...] | None = None) -> list[Path]:
-    """Refresh source notebooks in place (all modules by default); returns the ones that changed."""
+    """Refresh source notebooks and their datasheet copies in place (all modules by default); returns what changed."""
     changed = []
     for module in modules or course.modules():
         path = source_notebook_path(module)
         notebook = strip_outputs(refresh(read_source(path), module))
         if write_notebook(notebook, path):
             changed.append(path)
+        for copy_path, text in datasheet_copies(module).items():
+            if not copy_path.exists() or copy_path.read_bytes() != text:
+                copy_path.write_bytes(text)
+                changed.append(copy_path)
     return changed
 
 
@@ -222,6 +233,9 @@ def generate_release(release_root: Path, modules: tuple[course.Module, ...] | No
             target = release_notebook_path(module, release_root)
             target.parent.mkdir(parents=True, exist_ok=True)
             write_notebook(nbformat.read(generated, as_version=4), target)
+            for extra in sorted(generated.parent.iterdir()):  # the datasheets that travel with the notebook
+                if extra.is_file() and extra.suffix != ".ipynb":
+                    shutil.copy2(extra, target.parent / extra.name)
             written.append(target)
     return written
 

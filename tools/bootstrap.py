@@ -98,6 +98,10 @@ def copy_release_to_workspace() -> list[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
             copied.append(target)
+    for source in sorted(RELEASE.glob("*/*.md")):  # datasheets: the kit's documents, kept current
+        target = WORKSPACE / source.relative_to(RELEASE)
+        if target.parent.exists() and (not target.exists() or target.read_bytes() != source.read_bytes()):
+            shutil.copy2(source, target)
     return copied
 
 
