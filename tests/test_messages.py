@@ -36,3 +36,14 @@ def _run_allowing_errors(source, folder):
     client.km = client.create_kernel_manager()
     client.km.transport, client.km.ip = "ipc", ipc_kernel_prefix()
     return client.execute()
+
+
+def test_an_untouched_answer_cell_says_so_instead_of_echoing_ellipsis(tmp_path):
+    module = course.module("00")
+    source = tmp_path / module.notebook_name
+    source.write_bytes(release.release_notebook_path(module).read_bytes())
+    executed = _run_allowing_errors(source, tmp_path)
+    answer = next(c for c in executed.cells
+                  if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "language_mix-answer")
+    shown = "".join(o.get("data", {}).get("text/plain", "") for o in answer.outputs)
+    assert "Ellipsis" not in shown and "not answered yet" in shown
