@@ -12,7 +12,11 @@ def _release(arguments: argparse.Namespace) -> int:
     from aipmlab import course, release
 
     modules = tuple(course.module(name) for name in arguments.module) or None
-    for path in release.release(modules):
+    try:
+        released = release.release(modules)
+    except release.SourceNotebookError as error:
+        raise CommandError(str(error)) from None
+    for path in released:
         print(f"released {path.relative_to(paths.kit_root())}")
     return 0
 
@@ -38,7 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     __import__("aipmlab.grader.cli", fromlist=["register"]).register(tasks)
     __import__("aipmlab.takehome.cli", fromlist=["register"]).register(tasks)
     arguments = parser.parse_args(argv)
-    return arguments.run(arguments)
+    try:
+        return arguments.run(arguments)
+    except CommandError as error:
+        print(f"aipmlab {arguments.task}: {error}", file=sys.stderr)
+        return 2
+    except KeyError as error:  # an unknown module, table or family: the message lists the known ones
+        print(f"aipmlab {arguments.task}: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
+
+
+class CommandError(Exception):
+    """An expected failure of a command (bad input, a damaged file): one line for the user, no traceback."""
 
 
 if __name__ == "__main__":

@@ -68,7 +68,9 @@ def modules() -> tuple[Module, ...]:
 
 
 def module(name: str | int) -> Module:
-    """Find a module by slug ('01-failure-boundaries'), number prefix ('01') or number (1)."""
+    """Find a module by slug ('01-failure-boundaries'), number prefix ('01'), number (1 or '1') or code name."""
+    if isinstance(name, str) and name.strip().isdigit():
+        name = int(name)
     for candidate in modules():
         if name in (candidate.slug, candidate.number, f"{candidate.number:02d}", candidate.code_name):
             return candidate

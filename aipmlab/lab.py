@@ -18,9 +18,11 @@ class CheckFailed(Exception):
     """A check did not pass; the message says why. nbgrader scores the check cell zero."""
 
     def _render_traceback_(self) -> list[str]:
-        """What IPython shows instead of a traceback: the message alone, never the kit's code or paths."""
-        return [f"{type(self).__name__}: {line}" if number == 0 else line
-                for number, line in enumerate(str(self).splitlines())]
+        """What IPython shows instead of a traceback: the message alone, wrapped to stay readable in feedback."""
+        import textwrap
+
+        text = f"{type(self).__name__}: {self}"
+        return [wrapped for line in text.splitlines() for wrapped in textwrap.wrap(line, 96) or [""]]
 
 
 class NotAttempted(CheckFailed):
@@ -48,6 +50,7 @@ class Lab:
         self.module = course.module(module)
         self.data = DataSource(seed)
         self._references: dict[str, Any] = {}
+        _show_stub_plainly()
 
     def __repr__(self) -> str:
         mode = "with answer key" if self.has_answer_key else "structure checks only (no answer key)"
@@ -159,6 +162,19 @@ class Lab:
         if exercise.key not in self._references:
             self._references[exercise.key] = getattr(key_module, exercise.key)(self.data)
         return True, copy.deepcopy(self._references[exercise.key])
+
+
+def _show_stub_plainly() -> None:
+    """In a notebook, an untouched answer cell echoes a short note instead of the bare word `Ellipsis`."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        plain = shell.display_formatter.formatters["text/plain"]
+        note = lambda _value, printer, _cycle: printer.text("... (not answered yet)")  # noqa: E731
+        plain.singleton_printers[id(Ellipsis)] = note  # Ellipsis is printed as a singleton, not by its type
 
 
 def worked_solution(module: course.Module, key: str) -> str:

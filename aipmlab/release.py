@@ -25,8 +25,33 @@ from aipmlab.lab import answer_cell_id, check_cell_id
 NBGRADER_SCHEMA = 3
 
 
-class NotebookLayoutError(ValueError):
+class SourceNotebookError(ValueError):
+    """A source notebook cannot be used: missing, empty, not UTF-8, not a notebook, or laid out wrongly."""
+
+
+class NotebookLayoutError(SourceNotebookError):
     """A source notebook is missing a cell the course map expects, or has one out of order."""
+
+
+def read_source(path: Path) -> Any:
+    """Read a source notebook, or raise SourceNotebookError saying in one line what is wrong with it."""
+    where = path.relative_to(paths.kit_root()) if path.is_relative_to(paths.kit_root()) else path
+    if not path.exists():
+        raise SourceNotebookError(f"{where} does not exist; each module needs its source notebook there.")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise SourceNotebookError(f"{where} is empty; restore it from git (git checkout -- {where}).")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SourceNotebookError(f"{where} is not UTF-8 text; a notebook is UTF-8 JSON.") from None
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # nbformat raises many kinds (JSON, schema, conversion) for a broken file
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SourceNotebookError(f"{where} is not a valid notebook ({first[:120]}).") from None
+    return notebook
 
 
 def source_notebook_path(module: course.Module) -> Path:
@@ -161,14 +186,25 @@ def write_notebook(notebook: Any, path: Path) -> bool:
     return True
 
 
+def datasheet_copies(module: course.Module) -> dict[Path, bytes]:
+    """The datasheets of a module's tables, copied into its source folder so every release carries them
+    and a notebook can link to them by file name, wherever the learner opens it."""
+    folder = source_notebook_path(module).parent
+    return {folder / f"{table}.md": (paths.datasets_dir() / f"{table}.md").read_bytes() for table in module.tables}
+
+
 def refresh_sources(modules: tuple[course.Module, ...] | None = None) -> list[Path]:
-    """Refresh source notebooks in place (all modules by default); returns the ones that changed."""
+    """Refresh source notebooks and their datasheet copies in place (all modules by default); returns what changed."""
     changed = []
     for module in modules or course.modules():
         path = source_notebook_path(module)
-        notebook = strip_outputs(refresh(nbformat.read(path, as_version=4), module))
+        notebook = strip_outputs(refresh(read_source(path), module))
         if write_notebook(notebook, path):
             changed.append(path)
+        for copy_path, text in datasheet_copies(module).items():
+            if not copy_path.exists() or copy_path.read_bytes() != text:
+                copy_path.write_bytes(text)
+                changed.append(copy_path)
     return changed
 
 
@@ -197,6 +233,9 @@ def generate_release(release_root: Path, modules: tuple[course.Module, ...] | No
             target = release_notebook_path(module, release_root)
             target.parent.mkdir(parents=True, exist_ok=True)
             write_notebook(nbformat.read(generated, as_version=4), target)
+            for extra in sorted(generated.parent.iterdir()):  # the datasheets that travel with the notebook
+                if extra.is_file() and extra.suffix != ".ipynb":
+                    shutil.copy2(extra, target.parent / extra.name)
             written.append(target)
     return written
 

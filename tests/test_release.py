@@ -26,6 +26,22 @@ def test_release_matches_a_fresh_generation(module, fresh_release):
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.slug)
+def test_each_module_folder_carries_its_datasheets_and_links_to_them(module):
+    for copy_path, text in release.datasheet_copies(module).items():
+        assert copy_path.read_bytes() == text, f"{copy_path.name} in solutions/ is stale: run `make release`"
+        released = release.release_notebook_path(module).parent / copy_path.name
+        assert released.read_bytes() == text, f"{released} is stale: run `make release`"
+    import re
+
+    notebook = release.notebook_json(release.release_notebook_path(module))
+    text = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+    folder = release.release_notebook_path(module).parent
+    for target in re.findall(r"\]\(([^)#?]+)\)", text):
+        if not target.startswith(("http://", "https://")):
+            assert (folder / target).exists(), f"{module.notebook_name} links to {target}, which is not there"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.slug)
 def test_generated_cells_in_solutions_are_up_to_date(module):
     import copy
 
