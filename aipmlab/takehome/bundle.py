@@ -157,6 +157,9 @@ def build_bundle(candidate: Candidate, seed: int, modules: tuple[course.Module, 
             shutil.copyfile(sheet, folder / "datasets" / sheet.name)
     for module in modules:
         nbformat.write(takehome_notebook(module, candidate.candidate_id, seed), folder / module.notebook_name)
+        for extra in sorted((paths.release_dir() / module.slug).iterdir()):  # datasheets travel beside the notebook
+            if extra.is_file() and extra.suffix == ".md":
+                shutil.copyfile(extra, folder / extra.name)
     (folder / "README.md").write_text(candidate_readme(candidate, modules, hours), encoding="utf-8")
     (folder / "requirements.txt").write_text(candidate_requirements(), encoding="utf-8")
     marker = {"kind": "AI PM Lab take-home bundle", "candidate_id": candidate.candidate_id,

@@ -72,7 +72,7 @@ def register(tasks: argparse._SubParsersAction) -> None:
 
 
 def _guarded(task: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """`task`, with each expected problem printed as one clear line on stderr and exit status 1."""
+    """`task`, with each expected problem printed as one clear line on stderr and exit status 2 (as `aipmlab`'s own)."""
 
     def run(arguments: argparse.Namespace) -> int:
         from aipmlab.grader import AnswerKeyMissing, IsolationUnavailable
@@ -81,6 +81,6 @@ def _guarded(task: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             return task(arguments)
         except (TakehomeError, FileNotFoundError, AnswerKeyMissing, IsolationUnavailable) as problem:
             print(f"aipmlab takehome: {problem}", file=sys.stderr)
-            return 1
+            return 2
 
     return run
