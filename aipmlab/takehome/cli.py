@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from aipmlab.takehome.seeds import TakehomeError
+from aipmlab.takehome.seeds import CANDIDATE_ID, TakehomeError
 
 
 def _create(arguments: argparse.Namespace) -> int:
@@ -23,6 +23,8 @@ def _grade(arguments: argparse.Namespace) -> int:
     from aipmlab.takehome import grade
 
     reviewers = tuple(name.strip() for name in arguments.reviewers.split(",") if name.strip())
+    if not reviewers or not all(CANDIDATE_ID.match(name) for name in reviewers):
+        raise TakehomeError("--reviewers takes names of letters, digits, '-' and '_', separated by commas, e.g. ana,ben.")
     reports = grade.grade(arguments.returned, arguments.secret_file, arguments.candidates, arguments.out, reviewers,
                           allow_unisolated=arguments.allow_unisolated)
     for report in reports:

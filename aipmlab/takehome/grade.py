@@ -130,6 +130,8 @@ def grade(returned: Path, secret_file: Path, candidates_file: Path, out: Path,
     candidates = read_candidates(candidates_file)
     secret, _ = read_or_create_secret(secret_file, create=False)
     seeds = issued_seeds(secret, candidates)
+    if not returned.is_dir():
+        raise FileNotFoundError(f"The returned folder {returned} does not exist.")
     out.mkdir(parents=True, exist_ok=True)
     handed = returns.collect(returned, candidates, seeds, out / "work" / "handed-in")
     modules = sorted({slug for entry in handed for slug in entry.notebooks}, key=lambda slug: course.module(slug).number)
