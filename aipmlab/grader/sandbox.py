@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -170,7 +170,7 @@ def execute(spec: dict, answers: _Answers) -> None:
                 if isinstance(payload, dict) and payload.get("nonce") == nonce:
                     answers.snapshot(self.position, payload.get("answers"))
 
-    manager = KernelManager(kernel_name="python3", transport="ipc", ip="/tmp/kernel-ipc")
+    manager = AsyncKernelManager(kernel_name="python3", transport="ipc", ip="/tmp/kernel-ipc")
     client = AnswerCollectingClient(
         notebook, km=manager, kernel_name="python3", timeout=spec["limits"]["cell_seconds"], allow_errors=True,
         interrupt_on_timeout=False, record_timing=False, startup_timeout=120, shutdown_kernel="immediate",
