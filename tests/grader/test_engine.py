@@ -81,7 +81,7 @@ def test_each_submission_scores_only_what_it_earned(batch, name):
     summary = f"{result.status} ({result.reason}): " + ", ".join(
         f"{e.key} {e.state} {e.points}" for e in result.exercises)
     assert case.at_least <= result.points <= case.at_most, summary
-    assert result.status == case.status, summary
+    assert result.status in ((case.status,) if isinstance(case.status, str) else case.status), summary
     assert result.points == sum(e.points for e in result.exercises)
     assert result.max_points == case.module.autograded_points
     if result.status != "graded":
