@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -113,6 +113,10 @@ def drop_privileges(uid: int, gid: int) -> None:
         raise PermissionError("could not give up root")
 
 
+class NotebookExited(Exception):
+    """The notebook called exit(): its kernel is shutting down."""
+
+
 class _Answers:
     """Writes answer snapshots (only when they change) and events to the grader's descriptor."""
 
@@ -151,9 +155,15 @@ def execute(spec: dict, answers: _Answers) -> None:
         def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
             return super().output(outs, msg, display_id, cell_index) if self.collecting else None
 
+        last_reply: dict = {}
+
         async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
             self.position = cell.get("metadata", {}).get("aipmlab_position", cell_index + 1)
+            self.last_reply = {}
             done = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            payloads = self.last_reply.get("content", {}).get("payload", [])
+            if any(isinstance(p, dict) and p.get("source") == "ask_exit" for p in payloads):
+                raise NotebookExited()  # the kernel is shutting down: stop here, the same way every time
             if cell.cell_type == "code" and cell.source.strip():
                 await self.collect(cell_index)
             return done
@@ -170,13 +180,18 @@ def execute(spec: dict, answers: _Answers) -> None:
                 if isinstance(payload, dict) and payload.get("nonce") == nonce:
                     answers.snapshot(self.position, payload.get("answers"))
 
-    manager = KernelManager(kernel_name="python3", transport="ipc", ip="/tmp/kernel-ipc")
+    manager = AsyncKernelManager(kernel_name="python3", transport="ipc", ip="/tmp/kernel-ipc")
     client = AnswerCollectingClient(
         notebook, km=manager, kernel_name="python3", timeout=spec["limits"]["cell_seconds"], allow_errors=True,
         interrupt_on_timeout=False, record_timing=False, startup_timeout=120, shutdown_kernel="immediate",
         resources={"metadata": {"path": os.getcwd()}})
+    client.on_cell_executed = lambda **hook: setattr(client, "last_reply", hook.get("execute_reply") or {})
     try:
         client.execute()
+    except NotebookExited:
+        answers.write({"event": "end", "status": "partial", "reason":
+                       f"the notebook called exit() in cell {client.position}, so that cell's answers and the cells "
+                       "after it were not read."})
     except CellTimeoutError:
         answers.write({"event": "end", "status": "partial", "reason":
                        f"cell {client.position} ran longer than {spec['limits']['cell_seconds']} seconds and was stopped."})
