@@ -13,7 +13,7 @@ from statsmodels.stats.proportion import proportion_confint
 from aipmlab.answer_key import Criterion, Level, Rubric
 from aipmlab.exercises.core import DataSource
 from aipmlab.exercises.m01_failure_boundaries import (
-    GOOD_RATING, LAUNCH_BAR, MIN_SHOWN, QUALITY_FLOOR, THRESHOLD_GRID,
+    GOOD_RATING, LAUNCH_BAR, MIN_SHOWN, QUALITY_FLOOR, SCAN_ALPHA, THRESHOLD_GRID,
 )
 
 
@@ -23,8 +23,8 @@ def _messages(data: DataSource) -> pd.DataFrame:
     return messages
 
 
-def _wilson(good, n) -> tuple[np.ndarray, np.ndarray]:
-    low, high = proportion_confint(good, n, alpha=0.05, method="wilson")
+def _wilson(good, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    low, high = proportion_confint(good, n, alpha=alpha, method="wilson")
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 
@@ -43,10 +43,10 @@ def slice_quality(data: DataSource) -> pd.DataFrame:
 
 
 def launch_evidence(data: DataSource) -> dict:
-    table = slice_quality(data)
-    below = table.index[table["ci_high"] < LAUNCH_BAR]
-    inconclusive = table.index[(table["good_rate"] < LAUNCH_BAR) & (table["ci_high"] >= LAUNCH_BAR)]
-    return {"below": sorted(below), "inconclusive": sorted(inconclusive)}
+    table = _messages(data).groupby("slice")["good"].agg(n="size", good="sum")
+    low, high = _wilson(table["good"], table["n"], SCAN_ALPHA)
+    return {"below": sorted(table.index[high < LAUNCH_BAR]), "meets": sorted(table.index[low >= LAUNCH_BAR]),
+            "not_shown": sorted(table.index[(high >= LAUNCH_BAR) & (low < LAUNCH_BAR)])}
 
 
 def emoji_quality(data: DataSource) -> pd.DataFrame:
@@ -61,10 +61,13 @@ def emoji_quality(data: DataSource) -> pd.DataFrame:
 def _lowest_threshold(slice_messages: pd.DataFrame) -> dict:
     for threshold in THRESHOLD_GRID:
         shown = slice_messages[slice_messages["confidence"] >= threshold]
-        if len(shown) >= MIN_SHOWN and shown["good"].mean() >= QUALITY_FLOOR:
+        if len(shown) < MIN_SHOWN:
+            continue
+        low, _ = _wilson(int(shown["good"].sum()), len(shown), SCAN_ALPHA)
+        if low >= QUALITY_FLOOR:
             return {"threshold": threshold, "coverage": len(shown) / len(slice_messages),
-                    "shown_good_rate": shown["good"].mean()}
-    return {"threshold": np.nan, "coverage": 0.0, "shown_good_rate": np.nan}
+                    "shown_good_rate": shown["good"].mean(), "shown_ci_low": float(low)}
+    return {"threshold": np.nan, "coverage": 0.0, "shown_good_rate": np.nan, "shown_ci_low": np.nan}
 
 
 def trigger_thresholds(data: DataSource) -> pd.DataFrame:
