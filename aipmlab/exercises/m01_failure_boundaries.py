@@ -125,27 +125,6 @@ def _evidence_compare(answer: dict, expected: dict) -> None:
                         "SCAN_ALPHA and compare ci_low and ci_high with LAUNCH_BAR.", 2)
 
 
-def deploy_launch(answer: dict, seed: int) -> Outcome:
-    """Launch the slices in 'meets' and hold the rest; score by the traffic truly served at or above the bar."""
-    from aipmlab.datasets import smart_reply
-
-    truth = smart_reply.slice_truth(smart_reply.world(seed)).xs(0.0, level="threshold")
-    launched = truth.index.isin([str(name) for name in answer["meets"]])
-    meets = truth["shown_good_rate"] >= LAUNCH_BAR
-    value = float(truth.loc[launched & meets, "traffic_share"].sum() - truth.loc[launched & ~meets, "traffic_share"].sum())
-    best = float(truth.loc[meets, "traffic_share"].sum())
-    failing = sorted(truth.index[launched & ~meets])
-    table = pd.DataFrame({"launched": launched, "true_good_rate": truth["shown_good_rate"].round(3),
-                          "traffic_share": truth["traffic_share"].round(3)}, index=truth.index)
-    summary = (f"Launched in {launched.sum()} of {len(truth)} slices. "
-               + (f"Users in {', '.join(failing)} would get suggestions truly under the {LAUNCH_BAR:.0%} bar. "
-                  if failing else f"Every launched slice truly meets the {LAUNCH_BAR:.0%} bar. ")
-               + f"Net traffic well served: {value:.1%} of messages; launching exactly the slices that truly meet "
-                 f"the bar would serve {best:.1%} (regret {max(0.0, best - value):.1%}).")
-    return Outcome(f"launch in {launched.sum()} slices", value, best, "net share of traffic served at the bar",
-                   True, summary, table)
-
-
 LAUNCH_EVIDENCE = Exercise(
     key="launch_evidence", number=3, title="Which slices are shown to meet the launch bar?", points=2,
     expects="a dict {'below': [slice, ...], 'not_shown': [slice, ...], 'meets': [slice, ...]} holding every slice once",
@@ -156,7 +135,7 @@ LAUNCH_EVIDENCE = Exercise(
         "'below': the top of the interval is under the bar. 'meets': the bottom of the interval is at or above "
         "the bar. Everything else is 'not_shown': the data cannot yet say it meets the bar, so it does not launch.",
     ),
-    check_structure=_evidence_structure, compare=_evidence_compare, deploy=deploy_launch,
+    check_structure=_evidence_structure, compare=_evidence_compare,
 )
 
 

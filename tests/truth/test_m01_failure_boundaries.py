@@ -18,7 +18,7 @@ Shares measured on TRUTH_SEEDS (200 seeds), when this file was written:
 | emoji hurt the model: heavy < none within every length band; adjusted heavy < raw heavy | 100% |
 | medium and long messages with heavy emoji are truly under the bar | 100% |
 | raw comparison flatters emoji-heavy messages (true raw heavy > raw none) | 100% |
-| the reference thresholds' regret is under half the regret of showing nothing | see test |
+| the reference thresholds' regret is under half the regret of showing nothing | 100% |
 """
 
 from __future__ import annotations
