@@ -221,7 +221,7 @@ def deploy_thresholds(answer: Any, seed: int) -> Outcome:
     value = float((table["traffic_share"] * table["coverage"] * np.where(kept, 1.0, -1.0)).sum())
     best = float((table["traffic_share"] * table["best_coverage"]).sum())
     broken = sorted(table.index[~kept])
-    summary = (f"On a fresh draw from your world, {value:.1%} of all messages would get a suggestion that keeps the "
+    summary = (f"In the world behind your data (its true quality, not your sample), {value:.1%} of all messages would get a suggestion that keeps the "
                f"{QUALITY_FLOOR:.0%} floor" + (f", but {', '.join(broken)} would be shown suggestions under the floor "
                                                f"(counted against you)" if broken else "")
                + f". The best thresholds in hindsight cover {best:.1%} (regret {max(0.0, best - value):.1%} of messages).")

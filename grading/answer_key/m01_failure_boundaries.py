@@ -149,7 +149,7 @@ EXAMPLES = {
             "write short messages, yet emoji do hurt the model: length-adjusted, heavy emoji fall to 66%, and "
             "adding emoji to the same message flips 12% of good suggestions against 0.5% for a neutral edit. "
             "The users below the bar are those who send medium or long messages with heavy emoji (65%, n=218, "
-            "and 33%, n=33) and code-switched writers, on whom the model is overconfident. Decision: per-slice "
+            "and 33%, n=33) and the code-switched writers above, on whom the model is overconfident. Decision: per-slice "
             "trigger thresholds whose lower bound keeps shown quality at 80% or more; they show suggestions in 4 "
             "of 10 slices, at 68% to 89% coverage there, and none where no threshold can prove the floor. We "
             "would change this if the model team recalibrates confidence on code-switched messages, and after "
