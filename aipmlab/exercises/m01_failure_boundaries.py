@@ -61,10 +61,11 @@ OVERALL_QUALITY = Exercise(
     key="overall_quality", number=1, title="How good is smart reply overall?", points=1,
     expects="a dict with keys 'n', 'good_rate', 'ci_low' and 'ci_high'",
     hints=(
-        "A suggestion is good when `rating >= 4`. The good rate is the share of messages whose "
-        "suggestion is good: `messages['good'].mean()` once you have that column.",
-        "For the interval: `from statsmodels.stats.proportion import proportion_confint`, then "
-        "`proportion_confint(count, nobs, alpha=0.05, method='wilson')` returns (low, high).",
+        "Two numbers make this answer: how many suggestions are good (rating of GOOD_RATING or more), and how "
+        "far that share could be from the truth given 6,000 ratings. Which interval stays honest on small "
+        "samples too? Section 1 compares two.",
+        "statsmodels' `proportion_confint(count, nobs, alpha=0.05, method=...)` returns (low, high); pick the "
+        "method section 1 recommends.",
     ),
     check_structure=_overall_structure, compare=_overall_compare,
 )
@@ -88,10 +89,9 @@ SLICE_QUALITY = Exercise(
     key="slice_quality", number=2, title="Quality by slice, with honest intervals", points=2,
     expects="a DataFrame indexed by `slice` with columns n, good_rate, ci_low, ci_high",
     hints=(
-        "Group by the `slice` column: `messages.groupby('slice')['good'].agg(n='size', good='sum')` "
-        "gives the count and the number of good suggestions per slice. good_rate is good / n.",
-        "proportion_confint accepts whole columns: pass the good counts and the n column with "
-        "method='wilson', and assign the two arrays it returns to ci_low and ci_high.",
+        "The same computation as exercise 1, once per slice: a count, a good rate and an interval for each. "
+        "Which slices will have the widest intervals, and why?",
+        "A groupby on `slice` gives counts and good counts per slice; proportion_confint accepts whole columns.",
     ),
     check_structure=_slice_structure, compare=_slice_compare,
 )
@@ -267,10 +267,10 @@ INVARIANCE = Exercise(
     key="invariance", number=6, title="See the boundary directly: paired edits", points=2,
     expects=f"a DataFrame indexed by `perturbation` with columns {', '.join(INVARIANCE_COLUMNS)}",
     hints=(
-        "Mark each pair good before (rating_original >= 4) and good after (rating_perturbed >= 4), then "
-        "group by perturbation: pairs is the count, good_before and good_after are the two good rates.",
-        "flip_rate is measured only on pairs that were good before: the share of them that are no longer "
-        "good after the edit. Its Wilson interval uses that count of good-before pairs as n.",
+        "Per edit: how many pairs, the good rate before and after, and the flip rate. A flip is a good "
+        "suggestion that stops being good after the edit, so ask: out of which pairs could a flip happen at all?",
+        "The flip rate's denominator is the pairs that were good before the edit, and its Wilson interval uses "
+        "that same count as n.",
     ),
     check_structure=_invariance_structure, compare=_invariance_compare,
 )
