@@ -58,6 +58,8 @@ def test_strong_example_quotes_the_canonical_figures():
     messages["good"] = messages["rating"] >= m01.GOOD_RATING
     heavy = messages[messages["emoji_level"] == "heavy"].groupby("length_band")["good"].agg(["mean", "size"])
     shown = thresholds.dropna()
+    confirmed = KEY.confirmed_boundary(data)
+    long_messages = messages.loc[messages["length_band"] == "long", "good"]
     figures = [
         f"{overall['good_rate']:.1%}", f"{overall['ci_low']:.1%}", f"{overall['ci_high']:.1%}", f"n={overall['n']}",
         f"Hindi with code-switching ({slices.loc['Hindi + code-switch', 'good_rate']:.0%}, "
@@ -68,7 +70,9 @@ def test_strong_example_quotes_the_canonical_figures():
         f"receive {emoji.loc['heavy', 'raw_good_rate']:.0%}", f"fall to {emoji.loc['heavy', 'adjusted_good_rate']:.0%}",
         f"flips {pairs.loc['emoji_added', 'flip_rate']:.0%}", f"{pairs.loc['punctuation_added', 'flip_rate']:.1%} for",
         f"({heavy.loc['medium', 'mean']:.0%}, n={heavy.loc['medium', 'size']}",
-        f"{heavy.loc['long', 'mean']:.0%}, n={heavy.loc['long', 'size']})",
+        f"{confirmed['confirmed'].sum()} of {len(confirmed)} suspects",
+        f"{sum('length_band=long' in g for g in confirmed.index[confirmed['confirmed']])} of them long-message",
+        f"long messages get {long_messages.mean():.0%} good suggestions (n={len(long_messages)})",
         f"in {len(shown)} of {len(thresholds)} slices",
         f"at {shown['coverage'].min():.0%} to {shown['coverage'].max():.0%} coverage",
     ]

@@ -141,6 +141,83 @@ LAUNCH_EVIDENCE = Exercise(
 
 # --- Exercise 4 --------------------------------------------------------------------------------
 
+FEATURES = ("language", "code_switched", "length_band", "emoji_level")  # what a message can be grouped by
+MIN_GROUP = 30           # a group needs this many explore-half messages before it is worth proposing
+DISCOVERY_COLUMNS = ["explore_n", "explore_good_rate", "confirm_n", "confirm_good_rate", "confirm_ci_high", "confirmed"]
+
+
+def group_label(feature_a: str, value_a: Any, feature_b: str, value_b: Any) -> str:
+    """The name of the group of messages with feature_a == value_a and feature_b == value_b, features in FEATURES order."""
+    if FEATURES.index(feature_a) > FEATURES.index(feature_b):
+        feature_a, value_a, feature_b, value_b = feature_b, value_b, feature_a, value_a
+    return f"{feature_a}={value_a} & {feature_b}={value_b}"
+
+
+def explore_and_confirm(messages: Any) -> tuple[Any, Any]:
+    """Split the messages in two halves: odd rows to find suspects, even rows to confirm them."""
+    return messages.iloc[::2], messages.iloc[1::2]
+
+
+def _discovery_structure(answer: Any, data: DataSource) -> None:
+    messages = _messages(data)
+    if not isinstance(answer, pd.DataFrame):
+        raise Incorrect(f"confirmed_boundary should be a DataFrame, but it is {checks.type_name(answer)}.", 1)
+    if answer.index.name != "group":
+        raise Incorrect("confirmed_boundary should have one row per proposed group, indexed by `group` "
+                        "(use group_label to name each one).", 1)
+    valid = {group_label(a, va, b, vb) for i, a in enumerate(FEATURES) for b in FEATURES[i + 1:]
+             for va in messages[a].unique() for vb in messages[b].unique()}
+    unknown = [str(label) for label in answer.index if str(label) not in valid]
+    if unknown:
+        raise Incorrect(f"{unknown[0]!r} is not a group name that group_label makes from two features.", 1)
+    if not len(answer):
+        raise Incorrect("confirmed_boundary has no rows: propose every group under the bar in the explore half.", 1)
+    missing = [column for column in DISCOVERY_COLUMNS if column not in answer.columns]
+    if missing:
+        raise Incorrect(f"confirmed_boundary is missing the column(s) {', '.join(f'`{c}`' for c in missing)}.", 1)
+    checks.require_numeric_columns(answer, "confirmed_boundary", ["explore_n", "confirm_n"], 1, None, hint=1)
+    _check_interval_columns(answer, "confirmed_boundary", "confirm_good_rate", "confirm_good_rate",
+                            "confirm_ci_high", hint=2)
+    checks.require_numeric_columns(answer, "confirmed_boundary", ["explore_good_rate"], 0.0, 1.0, hint=1)
+    if ((answer["explore_n"] < MIN_GROUP) | (answer["explore_good_rate"] >= LAUNCH_BAR)).any():
+        raise Incorrect("Propose only groups with at least MIN_GROUP explore-half messages and an explore good "
+                        "rate under LAUNCH_BAR.", 1)
+    confirmed = answer["confirmed"]
+    if not all(isinstance(v, (bool, np.bool_)) for v in confirmed):
+        raise Incorrect("The `confirmed` column holds True or False.", 2)
+    if (confirmed != (answer["confirm_ci_high"].astype(float) < LAUNCH_BAR)).any():
+        raise Incorrect("A group is confirmed exactly when its confirm-half interval lies wholly under the bar.", 2)
+
+
+def _discovery_compare(answer: Any, expected: Any) -> None:
+    given, wanted = {str(label) for label in answer.index}, set(expected.index)
+    if given - wanted or wanted - given:
+        raise Incorrect("Your proposals differ from the rule: every pair of two FEATURES, every group of the "
+                        "explore half with at least MIN_GROUP messages and a good rate under the bar.", 1)
+    answer = answer.set_axis([str(label) for label in answer.index]).rename_axis("group")
+    checks.compare_columns(answer.astype({"confirmed": float}), expected.astype({"confirmed": float}),
+                           "confirmed_boundary", {"explore_n": 1, "explore_good_rate": 1, "confirm_n": 2,
+                                                  "confirm_good_rate": 2, "confirm_ci_high": 2, "confirmed": 2},
+                           atol=TOLERANCE)
+
+
+CONFIRMED_BOUNDARY = Exercise(
+    key="confirmed_boundary", number=4, title="Find the boundary yourself, then confirm it", points=2,
+    expects=f"a DataFrame indexed by `group` (named with group_label) with columns {', '.join(DISCOVERY_COLUMNS)}",
+    hints=(
+        "Look first, then test on data you did not look at. In the explore half, group the messages by every "
+        "pair of two FEATURES and propose each group that is under the bar on at least MIN_GROUP messages. "
+        "Only then open the confirm half. How many claims are you testing there, and what does that do to alpha?",
+        "`itertools.combinations(FEATURES, 2)` gives the pairs; `explore.groupby([a, b])['good'].agg(...)` the "
+        "groups. In the confirm half, each proposal's Wilson interval uses alpha = 0.05 / number of proposals; "
+        "confirmed means confirm_ci_high < LAUNCH_BAR.",
+    ),
+    check_structure=_discovery_structure, compare=_discovery_compare,
+)
+
+
+# --- Exercise 5 --------------------------------------------------------------------------------
+
 EMOJI_LEVELS = ("none", "some", "heavy")
 
 
@@ -155,7 +232,7 @@ def _emoji_compare(answer: Any, expected: Any) -> None:
 
 
 EMOJI_QUALITY = Exercise(
-    key="emoji_quality", number=4, title="Do emoji hurt? Compare like with like", points=2,
+    key="emoji_quality", number=5, title="Do emoji hurt? Compare like with like", points=2,
     expects="a DataFrame indexed by `emoji_level` with columns raw_good_rate and adjusted_good_rate",
     hints=(
         "Two questions, two numbers. raw_good_rate answers 'what do senders at this emoji level actually get?'. "
@@ -167,7 +244,7 @@ EMOJI_QUALITY = Exercise(
 )
 
 
-# --- Exercise 5 --------------------------------------------------------------------------------
+# --- Exercise 6 --------------------------------------------------------------------------------
 
 THRESHOLD_COLUMNS = ["threshold", "coverage", "shown_good_rate", "shown_ci_low"]
 
@@ -230,7 +307,7 @@ def deploy_thresholds(answer: Any, seed: int) -> Outcome:
 
 
 TRIGGER_THRESHOLDS = Exercise(
-    key="trigger_thresholds", number=5, title="A trigger threshold per slice", points=3,
+    key="trigger_thresholds", number=6, title="A trigger threshold per slice", points=3,
     expects="a DataFrame indexed by `slice` with columns threshold, coverage, shown_good_rate, shown_ci_low",
     hints=(
         "A threshold is a promise that what users see is at least QUALITY_FLOOR good. Which number backs a "
@@ -244,7 +321,7 @@ TRIGGER_THRESHOLDS = Exercise(
 )
 
 
-# --- Exercise 6 --------------------------------------------------------------------------------
+# --- Exercise 7 --------------------------------------------------------------------------------
 
 INVARIANCE_COLUMNS = ["pairs", "good_before", "good_after", "flip_rate", "flip_ci_low", "flip_ci_high"]
 
@@ -264,7 +341,7 @@ def _invariance_compare(answer: Any, expected: Any) -> None:
 
 
 INVARIANCE = Exercise(
-    key="invariance", number=6, title="See the boundary directly: paired edits", points=2,
+    key="invariance", number=7, title="See the boundary directly: paired edits", points=2,
     expects=f"a DataFrame indexed by `perturbation` with columns {', '.join(INVARIANCE_COLUMNS)}",
     hints=(
         "Per edit: how many pairs, the good rate before and after, and the flip rate. A flip is a good "
@@ -276,7 +353,7 @@ INVARIANCE = Exercise(
 )
 
 
-# --- Exercise 7 --------------------------------------------------------------------------------
+# --- Exercise 8 --------------------------------------------------------------------------------
 
 BOUNDARY_WRITTEN = Written(
     manual_points=6, min_words=60,
@@ -309,7 +386,7 @@ def _statement_structure(answer: str, data: DataSource) -> None:
 
 
 BOUNDARY_STATEMENT = Exercise(
-    key="boundary_statement", number=7, title="Write the failure-boundary statement", points=0,
+    key="boundary_statement", number=8, title="Write the failure-boundary statement", points=0,
     expects="your statement as text in triple quotes",
     hints=(
         "A launch reviewer asks four things. Where does quality drop, and how sure are you (which slices are "
@@ -327,8 +404,8 @@ MODULE = Module(
     slug="01-failure-boundaries",
     title="Failure boundaries",
     purpose="Find where a smart-reply model fails, with evidence, and decide what the product does there.",
-    minutes=100,
+    minutes=115,
     tables=("smart_reply_messages", "smart_reply_invariance"),
-    exercises=(OVERALL_QUALITY, SLICE_QUALITY, LAUNCH_EVIDENCE, EMOJI_QUALITY, TRIGGER_THRESHOLDS, INVARIANCE,
-               BOUNDARY_STATEMENT),
+    exercises=(OVERALL_QUALITY, SLICE_QUALITY, LAUNCH_EVIDENCE, CONFIRMED_BOUNDARY, EMOJI_QUALITY, TRIGGER_THRESHOLDS,
+               INVARIANCE, BOUNDARY_STATEMENT),
 )

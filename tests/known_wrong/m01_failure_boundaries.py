@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from aipmlab.exercises.m01_failure_boundaries import LAUNCH_BAR, MIN_SHOWN, QUALITY_FLOOR, SCAN_ALPHA, THRESHOLD_GRID
+from itertools import combinations
+
+from aipmlab.exercises.m01_failure_boundaries import (
+    FEATURES, LAUNCH_BAR, MIN_GROUP, MIN_SHOWN, QUALITY_FLOOR, SCAN_ALPHA, THRESHOLD_GRID, explore_and_confirm,
+    group_label,
+)
 
 
 def _messages(data, good_from: int = 4) -> pd.DataFrame:
@@ -46,6 +51,28 @@ def _evidence(data, alpha: float = SCAN_ALPHA, rule: str = "interval") -> dict:
     middle = ~below & ~meets
     return {"below": sorted(table.index[below]), "not_shown": sorted(table.index[middle]),
             "meets": sorted(table.index[meets])}
+
+
+def _discovery(data, confirm_on: str = "confirm", alpha: str = "shared", min_group: int = MIN_GROUP,
+               propose_on: str = "explore") -> pd.DataFrame:
+    messages = _messages(data)
+    explore, confirm = explore_and_confirm(messages)
+    finder = {"explore": explore, "all": messages}[propose_on]
+    judge_on = {"confirm": confirm, "explore": explore, "all": messages}[confirm_on]
+    suspects = {}
+    for a, b in combinations(FEATURES, 2):
+        groups = finder.groupby([a, b])["good"].agg(n="size", rate="mean")
+        for (va, vb), row in groups.iterrows():
+            if row["n"] >= min_group and row["rate"] < LAUNCH_BAR:
+                suspects[group_label(a, va, b, vb)] = (a, va, b, vb, row)
+    rows = {}
+    for label, (a, va, b, vb, row) in suspects.items():
+        held = judge_on.loc[(judge_on[a] == va) & (judge_on[b] == vb), "good"]
+        each = 0.05 / len(suspects) if alpha == "shared" else 0.05
+        high = float(_interval(int(held.sum()), len(held), alpha=each)[1])
+        rows[label] = {"explore_n": int(row["n"]), "explore_good_rate": row["rate"], "confirm_n": len(held),
+                       "confirm_good_rate": held.mean(), "confirm_ci_high": high, "confirmed": bool(high < LAUNCH_BAR)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("group")
 
 
 def _emoji(data, weights: str):
@@ -135,6 +162,14 @@ KNOWN_WRONG = {
         "bins swapped": lambda d: (lambda e: {"below": e["meets"], "not_shown": e["not_shown"],
                                               "meets": e["below"]})(_evidence(d)),
         "a slice left out": lambda d: (lambda e: {**e, "not_shown": e["not_shown"][1:]})(_evidence(d)),
+    },
+    "confirmed_boundary": {
+        "confirmed on the same half that found the suspects": lambda d: _discovery(d, confirm_on="explore"),
+        "95% intervals with no allowance for the number of suspects": lambda d: _discovery(d, alpha="each"),
+        "suspects found on all the data, not the explore half": lambda d: _discovery(d, propose_on="all",
+                                                                                    min_group=2 * MIN_GROUP),
+        "small groups proposed too": lambda d: _discovery(d, min_group=5),
+        "every suspect marked confirmed": lambda d: _discovery(d).assign(confirmed=True),
     },
     "emoji_quality": {
         "raw rate reported as adjusted": lambda d: _emoji(d, "raw"),
