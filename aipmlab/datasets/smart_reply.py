@@ -232,23 +232,23 @@ def cell_truth(the_world: World, thresholds: np.ndarray | list[float] = (0.0,)) 
     good = expit(logit)
     shown_share = (shown * _WEIGHTS[None, :, None]).sum(axis=1)
     shown_good = (shown * good * _WEIGHTS[None, :, None]).sum(axis=1)
-    out = []
-    for j, t in enumerate(thresholds):
-        part = frame[["language", "code_switched", "slice", "length_band", "emoji_level", "share"]].copy()
-        part["threshold"] = t
-        part["shown"] = shown_share[:, j]
-        part["shown_good"] = shown_good[:, j]
-        out.append(part)
-    return pd.concat(out, ignore_index=True)
+    out = frame.drop(columns="logit").loc[np.tile(frame.index, len(thresholds))].reset_index(drop=True)
+    out["threshold"] = np.repeat(thresholds, len(frame))
+    out["shown"] = shown_share.T.ravel()
+    out["shown_good"] = shown_good.T.ravel()
+    return out
 
 
-def slice_truth(the_world: World, thresholds: np.ndarray | list[float] = (0.0,), by: str | list[str] = "slice") -> pd.DataFrame:
-    """True coverage and shown good rate per group (default: per slice) and threshold; threshold 0 gives the good rate."""
-    table = cell_truth(the_world, thresholds)
+def slice_truth(the_world: World, thresholds: np.ndarray | list[float] = (0.0,), by: str | list[str] = "slice",
+                cell_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """True coverage and shown good rate per group (default: per slice) and threshold; threshold 0 gives the good rate.
+
+    Pass `cell_table` (from `cell_truth`) to reuse one computation for several groupings."""
+    table = cell_truth(the_world, thresholds) if cell_table is None else cell_table
     keys = [by] if isinstance(by, str) else list(by)
-    table["shown_mass"] = table["share"] * table["shown"]
-    table["good_mass"] = table["share"] * table["shown_good"]
-    grouped = table.groupby([*keys, "threshold"])[["share", "shown_mass", "good_mass"]].sum()
+    masses = pd.DataFrame({"share": table["share"], "shown_mass": table["share"] * table["shown"],
+                           "good_mass": table["share"] * table["shown_good"]})
+    grouped = masses.groupby([table[key] for key in [*keys, "threshold"]]).sum()
     return pd.DataFrame({"traffic_share": grouped["share"],
                          "coverage": grouped["shown_mass"] / grouped["share"],
                          "shown_good_rate": grouped["good_mass"] / grouped["shown_mass"]})

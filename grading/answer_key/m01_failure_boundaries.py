@@ -80,15 +80,16 @@ def emoji_quality(data: DataSource) -> pd.DataFrame:
 
 
 def _lowest_threshold(slice_messages: pd.DataFrame) -> dict:
-    for threshold in THRESHOLD_GRID:
-        shown = slice_messages[slice_messages["confidence"] >= threshold]
-        if len(shown) < MIN_SHOWN:
-            continue
-        low, _ = _wilson(int(shown["good"].sum()), len(shown), SCAN_ALPHA)
-        if low >= QUALITY_FLOOR:
-            return {"threshold": threshold, "coverage": len(shown) / len(slice_messages),
-                    "shown_good_rate": shown["good"].mean(), "shown_ci_low": float(low)}
-    return {"threshold": np.nan, "coverage": 0.0, "shown_good_rate": np.nan, "shown_ci_low": np.nan}
+    confidence, good = slice_messages["confidence"].to_numpy(), slice_messages["good"].to_numpy()
+    shown = np.array([(confidence >= t).sum() for t in THRESHOLD_GRID])
+    good_shown = np.array([good[confidence >= t].sum() for t in THRESHOLD_GRID])
+    low, _ = _wilson(good_shown, np.maximum(shown, 1), SCAN_ALPHA)
+    keeps = (shown >= MIN_SHOWN) & (low >= QUALITY_FLOOR)
+    if not keeps.any():
+        return {"threshold": np.nan, "coverage": 0.0, "shown_good_rate": np.nan, "shown_ci_low": np.nan}
+    first = int(keeps.argmax())
+    return {"threshold": THRESHOLD_GRID[first], "coverage": shown[first] / len(slice_messages),
+            "shown_good_rate": good_shown[first] / shown[first], "shown_ci_low": float(low[first])}
 
 
 def trigger_thresholds(data: DataSource) -> pd.DataFrame:

@@ -77,11 +77,16 @@ def _analysis(seed: int) -> dict:
     data = _Tables(tables)
     messages = data.load("smart_reply_messages")
     messages["good"] = messages["rating"] >= m01.GOOD_RATING
-    by_slice = smart_reply.slice_truth(world, GRID)
+    cells = smart_reply.cell_truth(world, GRID)  # one exact computation, shared by every grouping below
+    at_zero = cells[cells["threshold"] == 0.0]
+
+    def truth_by(by):
+        return smart_reply.slice_truth(world, by=by, cell_table=at_zero).xs(0.0, level="threshold")["shown_good_rate"]
+
+    by_slice = smart_reply.slice_truth(world, by="slice", cell_table=cells)
     true_rate = by_slice.xs(0.0, level="threshold")["shown_good_rate"]
     point = {name: _lowest(group, True) for name, group in messages.groupby("slice")}
     global_threshold = _lowest(messages, False)
-    cells = smart_reply.cell_truth(world, [0.7, 0.9])
 
     def rate_between(switched: bool) -> float:  # true good rate of messages with confidence in [0.7, 0.9)
         low = cells[(cells["threshold"] == 0.7) & (cells["code_switched"] == switched)]
@@ -89,9 +94,8 @@ def _analysis(seed: int) -> dict:
         good = (low["share"] * low["shown_good"]).sum() - (high["share"] * high["shown_good"]).sum()
         return good / ((low["share"] * low["shown"]).sum() - (high["share"] * high["shown"]).sum())
 
-    emoji = smart_reply.slice_truth(world, [0.0], by="emoji_level").xs(0.0, level="threshold")["shown_good_rate"]
-    within = smart_reply.slice_truth(world, [0.0], by=["length_band", "emoji_level"]).xs(0.0, level="threshold")
-    within = within["shown_good_rate"].unstack("emoji_level")
+    emoji = truth_by("emoji_level")
+    within = truth_by(["length_band", "emoji_level"]).unstack("emoji_level")
     band_share = pd.Series(smart_reply.LENGTH_BAND_SHARE, index=smart_reply.LENGTH_BANDS)
     thresholds = KEY.trigger_thresholds(data)
     nothing = thresholds.assign(threshold=np.nan, coverage=0.0, shown_good_rate=np.nan, shown_ci_low=np.nan)
@@ -100,10 +104,8 @@ def _analysis(seed: int) -> dict:
         "thresholds": thresholds, "point": point, "global": global_threshold,
         "calibration_gap": rate_between(False) - rate_between(True),
         "emoji": emoji, "within": within, "adjusted_heavy": float((within["heavy"] * band_share).sum()),
-        "discovery": KEY.confirmed_boundary(data), "long_true": float(smart_reply.slice_truth(
-            world, [0.0], by="length_band").loc[("long", 0.0), "shown_good_rate"]),
-        "pair_truth": {pair: smart_reply.slice_truth(world, [0.0], by=list(pair)).xs(0.0, level="threshold")[
-            "shown_good_rate"] for pair in combinations(m01.FEATURES, 2)},
+        "discovery": KEY.confirmed_boundary(data), "long_true": float(truth_by("length_band")["long"]),
+        "pair_truth": {pair: truth_by(list(pair)) for pair in combinations(m01.FEATURES, 2)},
         "regret_reference": m01.deploy_thresholds(thresholds, seed).regret,
         "regret_nothing": m01.deploy_thresholds(nothing, seed).regret,
     }
