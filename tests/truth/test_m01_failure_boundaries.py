@@ -21,7 +21,8 @@ Shares measured on TRUTH_SEEDS (200 seeds), when this file was written:
 | the reference thresholds' regret is under half the regret of showing nothing | 100% |
 | groups confirmed on the held-out half are truly under the bar | 100% |
 | discovery confirms a long-message group and a code-switched group | 100% |
-| long messages are truly under the bar | 100% |
+| long messages are truly under the bar, in every language | 100% |
+| confidence still orders suggestions within code-switched slices (0.9 vs 0.5) | 100% |
 """
 
 from __future__ import annotations
@@ -214,3 +215,15 @@ def test_discovery_confirms_long_messages_and_a_code_switched_group():
 
 def test_long_messages_are_truly_under_the_bar():
     print(assert_holds(_holds(lambda a: a["long_true"] < m01.LAUNCH_BAR), "long messages under the bar"))
+
+
+def test_long_messages_are_under_the_bar_in_every_language():
+    print(assert_holds(_holds(lambda a: (a["pair_truth"][("language", "length_band")].xs("long", level=1)
+                                         < m01.LAUNCH_BAR).all()), "long messages under the bar in every language"))
+
+
+def test_confidence_still_orders_code_switched_suggestions():
+    def orders(a):
+        rates = a["by_slice"]["shown_good_rate"]
+        return all(rates[(name, 0.9)] > rates[(name, 0.5)] for name in a["true_rate"].index if "code-switch" in name)
+    print(assert_holds(_holds(orders), "a higher threshold shows better suggestions in code-switched slices"))
