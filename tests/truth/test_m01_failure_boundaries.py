@@ -7,6 +7,7 @@ Shares measured on TRUTH_SEEDS (200 seeds), when this file was written:
 
 | lesson | share |
 | --- | --- |
+| overall quality truly meets the bar | 100% |
 | slices in 'below' (scan-wide interval under the bar) truly miss the bar | 100% |
 | slices in 'meets' (scan-wide interval at or above the bar) truly meet the bar | 100% |
 | at least one slice is shown to miss the bar | 99% |
@@ -227,3 +228,10 @@ def test_confidence_still_orders_code_switched_suggestions():
         rates = a["by_slice"]["shown_good_rate"]
         return all(rates[(name, 0.9)] > rates[(name, 0.5)] for name in a["true_rate"].index if "code-switch" in name)
     print(assert_holds(_holds(orders), "a higher threshold shows better suggestions in code-switched slices"))
+
+
+def test_overall_quality_truly_meets_the_bar():
+    def overall(a):
+        truth = a["by_slice"].xs(0.0, level="threshold")
+        return (truth["traffic_share"] * truth["shown_good_rate"]).sum() >= m01.LAUNCH_BAR
+    print(assert_holds(_holds(overall), "overall quality truly meets the bar"))
