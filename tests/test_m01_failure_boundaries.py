@@ -32,14 +32,16 @@ def test_deployed_reference_thresholds_keep_the_floor_and_beat_absurd_ones(seed)
 
 def test_answers_rounded_to_four_decimals_pass_and_material_errors_fail():
     data = DataSource()
-    for key in ("overall_quality", "slice_quality", "emoji_quality", "trigger_thresholds", "invariance"):
+    for key in ("overall_quality", "slice_quality", "confirmed_boundary", "emoji_quality", "trigger_thresholds",
+                "invariance"):
         exercise = m01.MODULE.exercise(key)
         expected = getattr(KEY, key)(data)
         rounded = ({k: round(v, 4) for k, v in expected.items()} if isinstance(expected, dict)
                    else expected.round(4))
         assert judge(exercise, rounded, data, expected, True).state is State.CORRECT, key
         column = "good_rate" if key != "emoji_quality" else "adjusted_good_rate"
-        column = {"trigger_thresholds": "coverage", "invariance": "flip_rate"}.get(key, column)
+        column = {"trigger_thresholds": "coverage", "invariance": "flip_rate",
+                  "confirmed_boundary": "explore_good_rate"}.get(key, column)
         if isinstance(expected, dict):
             wrong = {**expected, column: expected[column] + 0.002}
         else:
