@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -436,8 +437,19 @@ GO_NO_GO = Exercise(
 
 # --- Exercise 7 --------------------------------------------------------------------------------
 
-GUIDELINE_WRITTEN = Written(manual_points=3, min_words=60,
-                            must_mention=(("spam",), ("off_topic", "off-topic", "off topic")))
+GUIDELINE_WRITTEN = Written(manual_points=6, min_words=60)
+MIN_SENTENCES = 4
+
+
+def _guideline_structure(answer: Any, data: DataSource) -> None:
+    """Beyond length and a figure: two labels of the taxonomy named, and written in sentences, not a list of keywords."""
+    named = {label for label in LABELS if label in answer.lower() or label.replace("_", " ") in answer.lower()}
+    if len(named) < 2:
+        raise Incorrect("guideline_revision should name the two labels it separates, spelled as in the taxonomy.", 1)
+    sentences = [part for part in re.split(r"[.!?]+(?:\s|$)", answer) if len(part.split()) >= 3]
+    if len(sentences) < MIN_SENTENCES or max(len(part.split()) for part in sentences) > 70:
+        raise Incorrect(f"guideline_revision should be written in sentences a rater can follow (at least "
+                        f"{MIN_SENTENCES}): a rule, examples with reasons, the evidence and the follow-up.", 1)
 
 
 GUIDELINE_REVISION = Exercise(
@@ -450,7 +462,7 @@ GUIDELINE_REVISION = Exercise(
         "Say why the change is needed with a figure from the pilot (how many items, or how many rating pairs, "
         "split between the two labels), and how you will know the fix worked (the re-pilot's alpha).",
     ),
-    written=GUIDELINE_WRITTEN,
+    written=GUIDELINE_WRITTEN, check_structure=_guideline_structure,
 )
 
 

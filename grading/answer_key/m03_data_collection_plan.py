@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from aipmlab.answer_key import Criterion, Level, Rubric
+from aipmlab.answer_key import Criterion, ExampleAnswer, Level, Rubric
 from aipmlab.exercises.core import DataSource
 from aipmlab.exercises.m03_data_collection_plan import (
     ADJUDICATION_COST, BASE_ITEMS, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, COST_PER_LABEL, CONFIDENCE, DOMINANT_LABEL,
@@ -265,39 +265,65 @@ def _pair_examples(data: DataSource, kept: pd.DataFrame, pair: tuple[str, str]) 
 RUBRICS = {
     "guideline_revision": Rubric((
         Criterion("A rule a new rater can apply", (
-            Level(0, "No rule, or a restatement of the two definitions that leaves the hard case open."),
-            Level(1, "A decision rule that settles the confused pair with a test a rater can apply in seconds "
-                     "(for example: does it promote something for the author? then spam, whatever the topic)."),
+            Level(0, "No rule, or a restatement of the two definitions that leaves the split comments open."),
+            Level(1, "A rule, but it needs judgement a new rater lacks (\"use common sense\", \"the main intent\") or "
+                     "it does not say which label wins on the comments raters split on."),
+            Level(2, "A test a new rater applies in seconds that settles the comments raters split on, says which "
+                     "label wins there and why (for example: does it promote something for the author? then spam, "
+                     "whatever the topic)."),
         )),
         Criterion("Worked examples on both sides", (
-            Level(0, "No examples, or examples that only show easy cases."),
-            Level(1, "At least two examples for each label of the pair, including the hard case (self-promotion "
-                     "unrelated to the thread), each with a one-line reason that cites the rule."),
+            Level(0, "No examples."),
+            Level(1, "Examples on one side of the pair only, or only easy cases the old guideline already settled."),
+            Level(2, "At least two examples for each label of the pair, including the hard case raters split on, "
+                     "each with a one-line reason that cites the rule."),
         )),
         Criterion("Evidence and follow-up", (
             Level(0, "No figure from the pilot and no way to tell whether the revision worked."),
-            Level(1, "Cites how often raters split on the pair in the pilot, and says how the revision will be "
-                     "tested: a re-pilot on fresh items, judged on the lower end of alpha's interval."),
+            Level(1, "A figure from the pilot or a follow-up, but not both; or a follow-up judged on a point "
+                     "estimate of alpha."),
+            Level(2, "Cites how often the kept raters split on the pair in the pilot, and commits to a re-pilot on "
+                     "fresh comments, sized by power and judged on the lower end of alpha's interval."),
         )),
     )),
 }
 
 
-# A full-mark answer per written exercise: an anchor for reviewers, and what the tests feed the checks.
+# Example answers at three levels, scored by the rubric (reviewed by hand). The strong one quotes the canonical
+# pilot; tests/test_m03_data_collection_plan.py checks every figure it states against the canonical data.
 EXAMPLES = {
     "guideline_revision": (
-        "Rule: label a comment spam when its main purpose is to get the reader to buy, click or contact "
-        "something outside the thread; label it off_topic when it is sincere but about something else. Ask: "
-        "would the author gain if the reader acted on it? If yes, spam. Examples: 'Great phone! Get 50% off at "
-        "my shop, link in bio' is spam; 'Anyone watching the match tonight?' is off_topic; 'I sell cases for "
-        "this phone, message me' is spam even though it mentions the product. In the pilot the kept raters split "
-        "between these two labels on 254 ordered rating pairs, more than any other pair, and merging them would "
-        "lift alpha from 0.74 to 0.86; the re-pilot must bring alpha's lower bound to 0.800."
+        ExampleAnswer("weak", (
+            "Raters mixed up spam and off_topic a lot in the pilot, 94 times in the confusion matrix. The guideline "
+            "should be clearer about these two labels and raters should be trained again so that they label "
+            "consistently. We should also add more examples and ask raters to use common sense when a comment "
+            "could be either spam or off_topic, and check agreement again later."
+        ), {"A rule a new rater can apply": 0, "Worked examples on both sides": 0, "Evidence and follow-up": 1}),
+        ExampleAnswer("middling", (
+            "Guideline v2, spam vs off_topic. Rule: label a comment spam when its main intent is commercial; "
+            "otherwise, if it is unrelated to the thread, label it off_topic. Examples of spam: 'Cheap loans "
+            "approved in 2 minutes, apply at www.deal43.example' and 'Work from home, no experience needed: "
+            "www.deal55.example'. These are clearly spam because they sell something. The kept raters split "
+            "between the two labels on 28 of 300 comments. After the change we will run a second pilot and go "
+            "ahead if alpha is above 0.800."
+        ), {"A rule a new rater can apply": 1, "Worked examples on both sides": 1, "Evidence and follow-up": 1}),
+        ExampleAnswer("strong", (
+            "Guideline v2, spam vs off_topic. In the pilot the four kept raters split between these two labels on "
+            "28 of 300 comments (188 rating pairs, counted in both orders), the costliest disagreement once each "
+            "mix-up is weighed by what it does to users. Most were people promoting their own things under "
+            "unrelated threads.\n\n"
+            "Rule: first ask 'does the comment promote something for its author: a link, product, channel, page, "
+            "event, sale or contact?' If yes, label it spam, whatever the topic: promotion wins over topic, because "
+            "the product removes promotion and only collapses chatter. Only if nothing is promoted, ask 'is it about "
+            "the product or the thread?' If not, label it off_topic.\n\n"
+            "Examples. spam: 'Check out my travel vlog, a new episode is up today!' (promotes the author's channel). "
+            "spam: 'Selling my old bike for 200 dollars, message me.' (an offer with a contact). off_topic: 'Anyone "
+            "else watching the match tonight?' (unrelated, promotes nothing). off_topic: 'My cat just knocked my "
+            "coffee over.' (chat, no call to action). Hard case: 'Follow my page for daily cat memes' is spam: it "
+            "asks for follows.\n\n"
+            "We keep every rater's vote on overlap items. The kept raters reach alpha 0.80, lower end 0.74, "
+            "below the 0.800 target; we will re-pilot on 450 fresh comments, the size that passes at least 8 times "
+            "in 10 if the fix works, and go only if the lower end of alpha's 95% interval reaches 0.800."
+        ), {"A rule a new rater can apply": 2, "Worked examples on both sides": 2, "Evidence and follow-up": 2}),
     ),
 }
-
-# TRANSITION (truth pass): each written answer still has only its full-mark example; weak and middling come next.
-from aipmlab.answer_key import ExampleAnswer  # noqa: E402
-
-EXAMPLES = {key: (ExampleAnswer("strong", text, {c.name: c.max_points for c in RUBRICS[key].criteria}),)
-            for key, text in EXAMPLES.items()}
