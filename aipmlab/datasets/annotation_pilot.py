@@ -350,9 +350,8 @@ def collect(seed: int, planned: dict[str, int]) -> pd.DataFrame:
         needs_action = 1 - world_.label_share(surface, "ok")
         margin = 1.959963984540054 * np.sqrt(needs_action * (1 - needs_action) / max(n, 1))
         for label in RARE_LABELS:
-            rows.append((surface, label, n, int((intended == label).sum()), world_.label_share(surface, label),
-                         float(margin)))
-    return pd.DataFrame(rows, columns=["surface", "label", "items", "positives", "true_share", "margin_of_error"]
+            rows.append((surface, label, n, int((intended == label).sum()), float(margin)))
+    return pd.DataFrame(rows, columns=["surface", "label", "items", "positives", "margin_of_error"]
                         ).set_index(["surface", "label"])
 
 
