@@ -150,11 +150,11 @@ RAW_AGREEMENT = Exercise(
     key="raw_agreement", number=1, title="Raw agreement, stated precisely", points=1,
     expects="a dict with keys 'mean_pairwise' and 'unanimous_share', both shares between 0 and 1",
     hints=(
-        "Work on the wide table `labels` (one row per item, one column per rater). For two raters a and b, "
-        "`(labels[a] == labels[b]).mean()` is their agreement. `itertools.combinations(labels.columns, 2)` "
-        "lists every pair once; average the pairs' agreements.",
-        "An item is unanimous when it has one distinct label across the row: `labels.nunique(axis=1) == 1`. "
-        "The share of such items is the mean of that column of True/False.",
+        "Two different questions: how often does a typical *pair* of raters agree, and how often does *everyone* "
+        "agree? For the first, list every pair of different raters once (`itertools.combinations(labels.columns, "
+        "2)`), take each pair's share of comments labelled the same, and average.",
+        "A comment is unanimous when its row of `labels` holds a single distinct label (`nunique(axis=1)`). Before "
+        "you compute it: should it come out above or below the pairwise figure, and why?",
     ),
     check_structure=_raw_structure, compare=_raw_compare,
 )
@@ -183,11 +183,13 @@ PAIRWISE_KAPPA = Exercise(
     key="pairwise_kappa", number=2, title="Cohen's kappa for every pair of raters", points=2,
     expects="a DataFrame indexed by `rater_id`, with one column per rater, holding Cohen's kappa (1 on the diagonal)",
     hints=(
-        "Write `cohen_kappa(a, b)` for two columns of `labels`: p_o is the share of items where they agree; p_e "
-        "sums, over the labels, the share of a's labels that are that label times the same share for b. Then "
-        "kappa = (p_o - p_e) / (1 - p_e). Fill a rater x rater table with it; name the index `rater_id`.",
-        "Each rater keeps their *own* label shares in p_e (that is what makes it Cohen's kappa). Labels are "
-        "categories with no order, so no weights. `sklearn.metrics.cohen_kappa_score(a, b)` checks one cell.",
+        "Kappa asks how much better than chance two raters agree. For one pair: p_o is the share of comments they "
+        "label the same; p_e is how often they would agree if each kept their own label habits but chose "
+        "independently: for each label, a's share of it times b's share of it, summed. Then kappa = (p_o - p_e) / "
+        "(1 - p_e). Fill a rater x rater table; name the index `rater_id`.",
+        "Each rater keeps their *own* label shares in p_e (that is what makes it Cohen's kappa, not Scott's pi). "
+        "Labels are categories with no order, so no weights. `sklearn.metrics.cohen_kappa_score(a, b)` checks one "
+        "cell.",
     ),
     check_structure=_kappa_structure, compare=_kappa_compare,
 )
@@ -269,7 +271,8 @@ KAPPA_PARADOX = Exercise(
     expects="a DataFrame indexed by `label` with columns prevalence, percent_agreement, expected_agreement, kappa",
     hints=(
         "For one label, turn every rating into a yes/no question: is it this label? `labels == label` does that. "
-        "prevalence is the share of all 1,500 ratings that say yes.",
+        "prevalence is the share of all 1,500 ratings that say yes. Before computing, guess: will raw agreement on "
+        "a rare label be high or low, and why?",
         "On that yes/no table, compute Fleiss' kappa as in exercise 3, with two categories: yes and no. "
         "percent_agreement is P̄ and expected_agreement is P̄_e = p² + (1 - p)², where p is the prevalence.",
     ),

@@ -44,7 +44,7 @@ def _fleiss(counts: np.ndarray) -> tuple[float, float, float]:
 def _alpha(counts: np.ndarray) -> np.ndarray | float:
     """Krippendorff's nominal alpha for complete data; counts may carry leading batch axes (..., items, categories)."""
     raters = counts.sum(axis=-1)[..., :1, None]
-    pairs = np.einsum("...ic,...ik->...ck", counts, counts) - np.apply_along_axis(np.diag, -1, counts.sum(axis=-2))
+    pairs = np.einsum("...ic,...ik->...ck", counts, counts) - counts.sum(axis=-2)[..., None] * np.eye(counts.shape[-1])
     coincidence = pairs / (raters - 1)
     n_c = coincidence.sum(axis=-1)
     n = n_c.sum(axis=-1)
@@ -180,8 +180,7 @@ def go_no_go(data: DataSource) -> dict:
     return go_no_go_of(_labels(data))
 
 
-def _planning_rates(data: DataSource) -> dict[str, tuple[int, float]]:
-    kept = _kept(data)
+def _planning_rates(data: DataSource, kept: pd.DataFrame) -> dict[str, tuple[int, float]]:
     needs_action = (kept != DOMINANT_LABEL).sum(axis=1) > kept.shape[1] / 2
     surface = data.load("annotation_pilot_items").set_index("item_id")["surface"].reindex(kept.index)
     rates = {}
@@ -192,10 +191,10 @@ def _planning_rates(data: DataSource) -> dict[str, tuple[int, float]]:
     return rates
 
 
-def plan_slices(data: DataSource) -> dict:
+def plan_slices(data: DataSource, kept: pd.DataFrame) -> dict:
     """Per surface: the three needs (random draw, ±MARGIN, positives of the rarest label) and the largest."""
     slices = {}
-    for name, (count, rate) in _planning_rates(data).items():
+    for name, (count, rate) in _planning_rates(data, kept).items():
         required, positives = required_sample_size(rate), items_for_positives(RARE_SHARE_FLOOR)
         natural = round(BASE_ITEMS * TRAFFIC_SHARE[name])
         n_items = max(required, natural, positives)
@@ -206,10 +205,11 @@ def plan_slices(data: DataSource) -> dict:
 
 
 def collection_plan(data: DataSource) -> dict:
-    found = diagnosis(data)
-    kept = _kept(data)
+    labels = _labels(data)
+    found = diagnosis_of(labels)
+    kept = labels.drop(columns=found["excluded_raters"])
     not_unanimous = float((kept.nunique(axis=1) > 1).mean())
-    slices = plan_slices(data)
+    slices = plan_slices(data, kept)
     overlap_share, raters_per_item = OVERLAP_SHARE, 3
     items = sum(entry["n_items"] for entry in slices.values())
     overlap_items = round(overlap_share * items)
