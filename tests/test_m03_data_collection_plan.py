@@ -145,7 +145,6 @@ def _looped_go_no_go(seed: int | None = None) -> dict:
     return answer
 
 
-@pytest.mark.slow
 def test_the_vectorised_two_way_bootstrap_matches_the_stated_procedure_and_the_package():
     """The key draws all resamples at once; a learner's loop (rows, then the rater to leave out) gives the same."""
     reference = KEY.go_no_go(DataSource())
