@@ -272,6 +272,16 @@ def test_the_kappa_paradox_check_rejects_a_material_error():
         assert judge(m03.KAPPA_PARADOX, wrong, data, reference, has_reference=True).state is State.INCORRECT, column
 
 
+def test_pairwise_kappa_rounded_to_four_decimals_passes_and_a_material_error_fails():
+    data = DataSource()
+    reference = KEY.pairwise_kappa(data)
+    assert judge(m03.PAIRWISE_KAPPA, reference.round(4), data, reference, has_reference=True).state is State.CORRECT
+    wrong = reference.copy()
+    first, second = wrong.index[:2]
+    wrong.loc[first, second] = wrong.loc[second, first] = reference.loc[first, second] + 0.003
+    assert judge(m03.PAIRWISE_KAPPA, wrong, data, reference, has_reference=True).state is State.INCORRECT
+
+
 @pytest.mark.parametrize("key", ["raw_agreement", "agreement_coefficients"])
 def test_rounded_shares_pass_and_material_errors_fail(key):
     data = DataSource()

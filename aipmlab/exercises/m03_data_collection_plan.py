@@ -143,7 +143,7 @@ def _raw_compare(answer: dict, expected: dict) -> None:
                           "labelled the same; then average over the pairs.", 1),
         "unanimous_share": ("unanimous_share is off. It is the share of items on which all five raters chose the "
                             "same label.", 2),
-    })
+    }, SHARE_ATOL)
 
 
 RAW_AGREEMENT = Exercise(
@@ -176,7 +176,7 @@ def _kappa_structure(answer: Any, data: DataSource) -> None:
 def _kappa_compare(answer: Any, expected: Any) -> None:
     raters = list(expected.columns)
     checks.compare_columns(answer.loc[list(expected.index), raters], expected, "pairwise_kappa",
-                           {rater: 2 for rater in raters})
+                           {rater: 2 for rater in raters}, SHARE_ATOL)
 
 
 PAIRWISE_KAPPA = Exercise(
@@ -212,10 +212,10 @@ def _coefficients_structure(answer: Any, data: DataSource) -> None:
 
 
 def _coefficients_compare(answer: dict, expected: dict) -> None:
-    if not checks.numbers_match(answer["fleiss_kappa"], expected["fleiss_kappa"], 5e-4):
+    if not checks.numbers_match(answer["fleiss_kappa"], expected["fleiss_kappa"], SHARE_ATOL):
         raise Incorrect("fleiss_kappa is off. Use all five raters; P̄ is the mean over items of the share of agreeing "
                         "rater pairs, and P̄_e sums the squared shares of each label over all ratings.", 1)
-    if not checks.numbers_match(answer["krippendorff_alpha"], expected["krippendorff_alpha"], 5e-4):
+    if not checks.numbers_match(answer["krippendorff_alpha"], expected["krippendorff_alpha"], SHARE_ATOL):
         raise Incorrect("krippendorff_alpha is off. Use all five raters and the nominal distance (0 when two labels "
                         "match, 1 otherwise): alpha = 1 - D_o / D_e.", 2)
     if answer["landis_koch_band"].strip().lower() != expected["landis_koch_band"]:
@@ -263,7 +263,7 @@ def _paradox_structure(answer: Any, data: DataSource) -> None:
 
 def _paradox_compare(answer: Any, expected: Any) -> None:
     checks.compare_columns(answer.loc[list(expected.index)], expected, "kappa_paradox",
-                           {"prevalence": 1, "percent_agreement": 2, "expected_agreement": 2, "kappa": 2})
+                           {"prevalence": 1, "percent_agreement": 2, "expected_agreement": 2, "kappa": 2}, SHARE_ATOL)
 
 
 KAPPA_PARADOX = Exercise(
