@@ -341,3 +341,13 @@ def test_the_strong_guideline_example_quotes_the_canonical_pilot():
     assert f"{int(confusion.loc['spam', 'off_topic'] * 2)} rating pairs" in text
     assert f"alpha {go['alpha']:.2f}" in text and f"lower end {go['ci_low']:.2f}" in text
     assert f"{go['repilot_items']} fresh comments" in text
+
+
+def test_the_floor_the_plan_relies_on_holds_in_every_world():
+    """The scenario tells the learner no rare label falls below RARE_SHARE_FLOOR on any surface; the worlds keep it."""
+    assert annotation_pilot.RARE_SHARE_FLOOR == m03.RARE_SHARE_FLOOR
+    for seed in range(200):
+        world = annotation_pilot.world(seed)
+        shares = [world.label_share(surface, label) for surface in annotation_pilot.SURFACES
+                  for label in annotation_pilot.RARE_LABELS]
+        assert min(shares) >= m03.RARE_SHARE_FLOOR

@@ -256,7 +256,8 @@ def draw_kinds(world_: World, rng: np.random.Generator, per_surface: dict[str, i
     kinds = np.empty(surfaces.size, dtype=object)
     for surface in SURFACES:
         where = surfaces == surface
-        kinds[where] = np.array(KINDS, dtype=object)[rng.choice(len(KINDS), size=where.sum(), p=world_.kind_mix[surface])]
+        drawn = rng.choice(len(KINDS), size=where.sum(), p=world_.kind_mix[surface])
+        kinds[where] = np.array(KINDS, dtype=object)[drawn]
     return surfaces, kinds.astype(str)
 
 
@@ -356,7 +357,7 @@ def collect(seed: int, planned: dict[str, int]) -> pd.DataFrame:
 
 
 def items_needed_in_hindsight(seed: int, positives: int, margin: float, z: float) -> dict[str, int]:
-    """Per surface, the comments a plan sized on the true mix would need: positives of the rarest label, and the margin."""
+    """Per surface, the comments a plan sized on the true mix needs: positives of the rarest label, and the margin."""
     world_ = cached_world(seed)
     needed = {}
     for surface in SURFACES:

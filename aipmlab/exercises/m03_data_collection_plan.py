@@ -102,7 +102,7 @@ def items_for_positives(share: float, positives: int = MIN_POSITIVES, z: float =
 
 
 def repilot_power(planning_alpha: float, bootstrap_sd: float, pilot_items: int, repilot_items: int) -> float:
-    """Chance that a re-pilot's lower bound clears TARGET_ALPHA if its true alpha is `planning_alpha` (normal approx)."""
+    """Chance that a re-pilot's lower bound clears TARGET_ALPHA if its true alpha is `planning_alpha` (normal)."""
     from scipy.stats import norm
 
     sd = bootstrap_sd * math.sqrt(pilot_items / repilot_items)
@@ -401,7 +401,8 @@ def _deploy_go_no_go(answer: dict, seed: int) -> Outcome:
     """Buy the 50,000 labels as decided, on a fresh draw from the world: their true alpha, against the best call."""
     from aipmlab.datasets import annotation_pilot as simulator
 
-    at_scale = {"go": simulator.population_alpha(seed, "v1"), "revise_guideline": simulator.population_alpha(seed, "v2")}
+    at_scale = {"go": simulator.population_alpha(seed, "v1"),
+                "revise_guideline": simulator.population_alpha(seed, "v2")}
     at_scale["rework_taxonomy"] = at_scale["revise_guideline"]  # the rework lands where the guideline fix would
     decision = answer["decision"]
     best = max(at_scale, key=at_scale.get)
@@ -411,7 +412,8 @@ def _deploy_go_no_go(answer: dict, seed: int) -> Outcome:
                f"{passes} the target of {TARGET_ALPHA:.3f}. The best call in hindsight, '{best}', gives "
                f"{at_scale[best]:.3f}: a regret of {max(0.0, at_scale[best] - value):.3f}.")
     if decision == "rework_taxonomy" and at_scale["revise_guideline"] >= TARGET_ALPHA:
-        summary += " The rework reaches the same agreement, but costs a taxonomy redesign the guideline fix did not need."
+        summary += (" The rework reaches the same agreement, but costs a taxonomy redesign the guideline fix did "
+                    "not need.")
     table = pd.DataFrame({"alpha_at_scale": at_scale}).rename_axis("decision")
     return Outcome(decision, value, at_scale[best], "Krippendorff's alpha of the purchased labels", True, summary,
                    table)
@@ -445,7 +447,7 @@ MIN_SENTENCES = 4
 
 
 def _guideline_structure(answer: Any, data: DataSource) -> None:
-    """Beyond length and a figure: two labels of the taxonomy named, and written in sentences, not a list of keywords."""
+    """Beyond length and a figure: two labels of the taxonomy named, written in sentences, not a list of keywords."""
     named = {label for label in LABELS if label in answer.lower() or label.replace("_", " ") in answer.lower()}
     if len(named) < 2:
         raise Incorrect("guideline_revision should name the two labels it separates, spelled as in the taxonomy.", 1)
@@ -648,7 +650,7 @@ def _plan_compare(answer: dict, expected: dict) -> None:
 
 
 def _deploy_collection_plan(answer: dict, seed: int) -> Outcome:
-    """Collect the planned comments from a fresh draw of the world: positives per rare label and surface, and margins."""
+    """Collect the planned comments from a fresh draw of the world: positives per rare label and surface, margins."""
     from aipmlab.datasets import annotation_pilot as simulator
 
     planned = {name: int(entry["n_items"]) for name, entry in answer["slices"].items()}

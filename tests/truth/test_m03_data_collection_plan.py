@@ -126,7 +126,8 @@ def test_the_what_if_is_optimistic_about_the_fixed_guideline():
     for seed in TRUTH_SEEDS:
         world = annotation_pilot.cached_world(seed)
         rng = annotation_pilot.fresh_rng(seed, "merged at scale")
-        per_surface = {s: round(annotation_pilot.AT_SCALE_ITEMS * w) for s, w in annotation_pilot.TRAFFIC_WEIGHTS.items()}
+        per_surface = {surface: round(annotation_pilot.AT_SCALE_ITEMS * weight)
+                       for surface, weight in annotation_pilot.TRAFFIC_WEIGHTS.items()}
         _, kinds = annotation_pilot.draw_kinds(world, rng, per_surface)
         careful = tuple(r for r in annotation_pilot.RATERS if r != world.careless_rater)
         codes = annotation_pilot.rate(world, kinds, rng, "v1", careful)
