@@ -296,8 +296,8 @@ EXAMPLES = {
         ExampleAnswer("weak", (
             "Raters mixed up spam and off_topic a lot in the pilot, 94 times in the confusion matrix. The guideline "
             "should be clearer about these two labels and raters should be trained again so that they label "
-            "consistently. We should also add more examples and ask raters to use common sense when a comment "
-            "could be either spam or off_topic, and check agreement again later."
+            "consistently. We should also add more examples of both labels to the guideline, explain the "
+            "difference between them better, and check agreement again later."
         ), {"A rule a new rater can apply": 0, "Worked examples on both sides": 0, "Evidence and follow-up": 1}),
         ExampleAnswer("middling", (
             "Guideline v2, spam vs off_topic. Rule: label a comment spam when its main intent is commercial; "
