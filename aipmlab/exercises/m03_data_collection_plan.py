@@ -433,7 +433,7 @@ GO_NO_GO = Exercise(
         "reads lower ends only: `decision_rule(ci_low, resolved_ci_low)`.",
         "Before promising a re-pilot, ask how often it would pass. The what-if forgives every mix-up inside the pair, "
         "which a revised guideline will not, so plan on its pessimistic end: `repilot_power(resolved_ci_low, sd, "
-        "len(kept), n)` with sd the spread (standard deviation) of the what-if's bootstrap alphas. Take the smallest "
+        "len(kept), n)` with sd the spread of the what-if's bootstrap alphas (`np.std`). Take the smallest "
         "n in REPILOT_SIZES that reaches REPILOT_POWER (the largest size if none does).",
     ),
     check_structure=_go_structure, compare=_go_compare, deploy=_deploy_go_no_go,
