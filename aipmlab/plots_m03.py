@@ -50,26 +50,32 @@ def paradox_chart(kappa_paradox: Any, ax: plt.Axes | None = None) -> plt.Axes | 
     return ax
 
 
-def confusion_heatmap(diagnosis: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
-    """The raters' pooled confusion matrix with the diagonal (agreements) blanked, so disagreements stand out."""
+def confusion_heatmap(diagnosis: Any, cost: Any = None) -> np.ndarray | None:
+    """The kept raters' disagreements (diagonal blanked): counted, and, given a cost function, weighed by harm."""
     if waiting_for(diagnosis, "diagnosis"):
         return None
     confusion = diagnosis["confusion"].astype(float)
-    ax = ax or plt.subplots(figsize=(6.5, 5))[1]
     off_diagonal = confusion.where(~np.eye(len(confusion), dtype=bool))
-    sns.heatmap(off_diagonal, annot=True, fmt=".0f", cmap="Reds", square=True, cbar_kws={"label": "rating pairs"},
-                ax=ax)
-    ax.set_xlabel("label given by the other rater")
-    ax.set_ylabel("label given by one rater")
-    ax.set_title("Where the kept raters disagree (agreements left blank)")
-    return ax
+    panels = [("How often: rating pairs", off_diagonal, "Reds")]
+    if cost is not None:
+        harm = off_diagonal * np.array([[cost(a, b) for b in confusion.columns] for a in confusion.index])
+        panels.append(("What it costs users: pairs x cost", harm, "Purples"))
+    axes = np.atleast_1d(plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 5))[1])
+    for ax, (title, table, cmap) in zip(axes, panels):
+        sns.heatmap(table, annot=True, fmt=".0f", cmap=cmap, square=True, cbar=False, ax=ax)
+        ax.set_xlabel("label given by the other rater")
+        ax.set_ylabel("label given by one rater")
+        ax.set_title(title)
+    axes[0].figure.suptitle("Where the kept raters disagree (agreements left blank)")
+    axes[0].figure.tight_layout()
+    return axes
 
 
 def disputed_items(items: pd.DataFrame, labels: pd.DataFrame, diagnosis: Any, rows: int = 10) -> None:
     """Print comments on which the kept raters used both labels of the confused pair, with the votes they got."""
     if waiting_for(diagnosis, "diagnosis"):
         return None
-    kept = labels.drop(columns=diagnosis["outlier_rater"])
+    kept = labels.drop(columns=list(diagnosis["excluded_raters"]))
     first, second = diagnosis["confused_pair"]
     split = kept[(kept == first).any(axis=1) & (kept == second).any(axis=1)]
     print(f"{len(split)} of {len(kept)} comments got both {first!r} and {second!r} from the kept raters. "
@@ -81,16 +87,17 @@ def disputed_items(items: pd.DataFrame, labels: pd.DataFrame, diagnosis: Any, ro
     return None
 
 
-def agreement_against_targets(agreement_coefficients: Any, go_no_go: Any, tentative: float, target: float,
+def agreement_against_targets(go_no_go: Any, tentative: float, target: float,
                               ax: plt.Axes | None = None) -> plt.Axes | None:
-    """Alpha for all raters, for the kept raters (with its interval) and for the what-if, against the two thresholds."""
-    if waiting_for(agreement_coefficients, "agreement_coefficients") or waiting_for(go_no_go, "go_no_go"):
+    """Alpha for all raters, for the kept raters (with its interval) and for the what-if (with its lower end)."""
+    if waiting_for(go_no_go, "go_no_go"):
         return None
     ax = ax or plt.subplots(figsize=(7.5, 3))[1]
     rows = {
-        "all five raters": (agreement_coefficients["krippendorff_alpha"], None),
-        "raters kept, 95% interval": (go_no_go["alpha"], (go_no_go["ci_low"], go_no_go["ci_high"])),
-        "what if the pair were resolved": (go_no_go["alpha_if_pair_resolved"], None),
+        "all five raters": (go_no_go["alpha_all_raters"], None),
+        "raters kept by the rule, 95% interval": (go_no_go["alpha"], (go_no_go["ci_low"], go_no_go["ci_high"])),
+        "what if the pair were resolved": (go_no_go["alpha_if_pair_resolved"],
+                                           (go_no_go["resolved_ci_low"], go_no_go["alpha_if_pair_resolved"])),
     }
     for position, (name, (value, interval)) in enumerate(rows.items()):
         if interval:
@@ -101,7 +108,7 @@ def agreement_against_targets(agreement_coefficients: Any, go_no_go: Any, tentat
     ax.set_yticks(range(len(rows)), list(rows))
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.invert_yaxis()
-    ax.set_xlim(min(0.3, agreement_coefficients["krippendorff_alpha"] - 0.05), 1.0)
+    ax.set_xlim(min(0.3, go_no_go["alpha_all_raters"] - 0.05), 1.0)
     ax.set_xlabel("Krippendorff's alpha")
     ax.legend(loc="lower left", fontsize=8)
     ax.set_title("Agreement against thresholds set before the pilot")

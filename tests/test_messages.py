@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nbformat
+import pytest
 
 from aipmlab import course, release
 from tests.conftest import ipc_kernel_prefix
@@ -47,3 +48,17 @@ def test_an_untouched_answer_cell_says_so_instead_of_echoing_ellipsis(tmp_path):
                   if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "language_mix-answer")
     shown = "".join(o.get("data", {}).get("text/plain", "") for o in answer.outputs)
     assert "Ellipsis" not in shown and "not answered yet" in shown
+
+
+@pytest.mark.parametrize("module", course.modules(), ids=lambda m: m.slug)
+def test_cells_after_unanswered_exercises_fail_gently(module, tmp_path):
+    """Running every cell of the untouched release (as if each were run by hand) never ends in a NameError or a
+    traceback from the kit: a cell that needs an answer says which exercise to do first."""
+    source = tmp_path / module.notebook_name
+    source.write_bytes(release.release_notebook_path(module).read_bytes())
+    executed = _run_allowing_errors(source, tmp_path)
+    for index, cell in enumerate(executed.cells):
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                assert output.ename in ("NotAttempted", "IncorrectAnswer"), (
+                    f"cell {index} raised {output.ename}: {output.evalue[:200]}")

@@ -26,6 +26,8 @@ def test_solution_notebook_runs_and_passes_every_check(module, seed, tmp_path):
         passed = "ready for review" if exercise.written else "correct"
         mark = "✎" if exercise.written else "✓"
         assert f"{mark} Exercise {exercise.number} ({exercise.key}): {passed}" in stdout, f"{exercise.key} did not pass"
+    shown = stdout + "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
+    assert "np.float64(" not in shown and "np.int64(" not in shown, "print plain numbers, not numpy reprs"
     check_cells = [c for c in executed.cells if c.get("metadata", {}).get("aipmlab", {}).get("generated") == "check"]
     for cell in check_cells:
         assert not [o for o in cell.outputs if o.get("name") == "stderr" or o.output_type == "error"], (

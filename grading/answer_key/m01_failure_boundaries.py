@@ -6,14 +6,17 @@ two cross-check each other in the tests.
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from aipmlab.answer_key import Criterion, Level, Rubric
+from aipmlab.answer_key import Criterion, ExampleAnswer, Level, Rubric
 from aipmlab.exercises.core import DataSource
 from aipmlab.exercises.m01_failure_boundaries import (
-    GOOD_RATING, LAUNCH_BAR, MIN_SHOWN, QUALITY_FLOOR, THRESHOLD_GRID,
+    FEATURES, GOOD_RATING, LAUNCH_BAR, MIN_GROUP, MIN_SHOWN, QUALITY_FLOOR, SCAN_ALPHA, THRESHOLD_GRID,
+    explore_and_confirm, group_label,
 )
 
 
@@ -23,8 +26,8 @@ def _messages(data: DataSource) -> pd.DataFrame:
     return messages
 
 
-def _wilson(good, n) -> tuple[np.ndarray, np.ndarray]:
-    low, high = proportion_confint(good, n, alpha=0.05, method="wilson")
+def _wilson(good, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    low, high = proportion_confint(good, n, alpha=alpha, method="wilson")
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 
@@ -43,10 +46,28 @@ def slice_quality(data: DataSource) -> pd.DataFrame:
 
 
 def launch_evidence(data: DataSource) -> dict:
-    table = slice_quality(data)
-    below = table.index[table["ci_high"] < LAUNCH_BAR]
-    inconclusive = table.index[(table["good_rate"] < LAUNCH_BAR) & (table["ci_high"] >= LAUNCH_BAR)]
-    return {"below": sorted(below), "inconclusive": sorted(inconclusive)}
+    table = _messages(data).groupby("slice")["good"].agg(n="size", good="sum")
+    low, high = _wilson(table["good"], table["n"], SCAN_ALPHA)
+    return {"below": sorted(table.index[high < LAUNCH_BAR]), "meets": sorted(table.index[low >= LAUNCH_BAR]),
+            "not_shown": sorted(table.index[(high >= LAUNCH_BAR) & (low < LAUNCH_BAR)])}
+
+
+def confirmed_boundary(data: DataSource) -> pd.DataFrame:
+    explore, confirm = explore_and_confirm(_messages(data))
+    proposals = {}
+    for a, b in combinations(FEATURES, 2):
+        groups = explore.groupby([a, b])["good"].agg(n="size", rate="mean")
+        for (value_a, value_b), row in groups.iterrows():
+            if row["n"] >= MIN_GROUP and row["rate"] < LAUNCH_BAR:
+                proposals[group_label(a, value_a, b, value_b)] = (a, value_a, b, value_b, row["n"], row["rate"])
+    rows = {}
+    for label, (a, value_a, b, value_b, n, rate) in proposals.items():
+        held_out = confirm.loc[(confirm[a] == value_a) & (confirm[b] == value_b), "good"]
+        _, high = _wilson(int(held_out.sum()), len(held_out), 0.05 / len(proposals))
+        rows[label] = {"explore_n": int(n), "explore_good_rate": float(rate), "confirm_n": len(held_out),
+                       "confirm_good_rate": float(held_out.mean()), "confirm_ci_high": float(high),
+                       "confirmed": bool(high < LAUNCH_BAR)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("group")
 
 
 def emoji_quality(data: DataSource) -> pd.DataFrame:
@@ -59,12 +80,16 @@ def emoji_quality(data: DataSource) -> pd.DataFrame:
 
 
 def _lowest_threshold(slice_messages: pd.DataFrame) -> dict:
-    for threshold in THRESHOLD_GRID:
-        shown = slice_messages[slice_messages["confidence"] >= threshold]
-        if len(shown) >= MIN_SHOWN and shown["good"].mean() >= QUALITY_FLOOR:
-            return {"threshold": threshold, "coverage": len(shown) / len(slice_messages),
-                    "shown_good_rate": shown["good"].mean()}
-    return {"threshold": np.nan, "coverage": 0.0, "shown_good_rate": np.nan}
+    confidence, good = slice_messages["confidence"].to_numpy(), slice_messages["good"].to_numpy()
+    shown = np.array([(confidence >= t).sum() for t in THRESHOLD_GRID])
+    good_shown = np.array([good[confidence >= t].sum() for t in THRESHOLD_GRID])
+    low, _ = _wilson(good_shown, np.maximum(shown, 1), SCAN_ALPHA)
+    keeps = (shown >= MIN_SHOWN) & (low >= QUALITY_FLOOR)
+    if not keeps.any():
+        return {"threshold": np.nan, "coverage": 0.0, "shown_good_rate": np.nan, "shown_ci_low": np.nan}
+    first = int(keeps.argmax())
+    return {"threshold": THRESHOLD_GRID[first], "coverage": shown[first] / len(slice_messages),
+            "shown_good_rate": good_shown[first] / shown[first], "shown_ci_low": float(low[first])}
 
 
 def trigger_thresholds(data: DataSource) -> pd.DataFrame:
@@ -89,41 +114,71 @@ def invariance(data: DataSource) -> pd.DataFrame:
 RUBRICS = {
     "boundary_statement": Rubric((
         Criterion("Where it fails, with evidence", (
-            Level(0, "No slice named, or slices named from point estimates alone."),
-            Level(1, "Names the failing slices with their good rates, but no intervals or sample sizes."),
-            Level(2, "Names the slices below the bar with rates and intervals, and keeps inconclusive slices "
-                     "apart from confirmed ones."),
+            Level(0, "No slice named, or slices called failing from point estimates alone."),
+            Level(1, "Names the failing slices with their good rates, but no intervals, sample sizes or bins."),
+            Level(2, "Separates slices shown to miss the bar from those not shown to meet it, with rates and "
+                     "the evidence (intervals at a scan-wide error budget, or n) for each."),
         )),
-        Criterion("What the product does about it", (
+        Criterion("Who is affected, and why", (
+            Level(0, "Describes the model ('emoji hurt') as if it were the users' experience, or names no cause."),
+            Level(1, "Names a cause (code-switching, emoji once length is held fixed) but mixes up what a group "
+                     "of users receives with what hurts the model."),
+            Level(2, "Keeps both questions apart with a figure for each (emoji-heavy senders' raw rate, the "
+                     "length-adjusted rate or paired edits), and puts the boundary on the users truly below "
+                     "the bar: medium/long messages with heavy emoji, code-switched writers."),
+        )),
+        Criterion("What the product does, and what would change it", (
             Level(0, "No decision, or 'launch everywhere' / 'do not launch' with no link to the evidence."),
-            Level(1, "A decision per slice (threshold, no suggestions, hold), including what it costs in "
-                     "coverage and why that cost is worth paying."),
-        )),
-        Criterion("What happens next", (
-            Level(0, "Nothing on what is still unknown."),
-            Level(1, "Says what would change the decision: more ratings for inconclusive slices, the emoji "
-                     "effect once length is held fixed, and a metric to watch after launch."),
+            Level(1, "A decision per slice (threshold, no suggestions, hold), but no cost in coverage and "
+                     "nothing on what would change it."),
+            Level(2, "A decision per slice with its cost in coverage, a quality promise backed by a lower bound, "
+                     "and what would change the decision (more ratings, recalibration, a metric watched "
+                     "after launch)."),
         )),
     )),
 }
 
 
-# A full-mark answer per written exercise: an anchor for reviewers, and what the tests feed the checks.
+# Example answers per written exercise, scored by hand against the rubric: anchors for reviewers, and what
+# the tests feed the checks. The strong one quotes only figures true for the canonical seed (2024); a test
+# recomputes each of them.
 EXAMPLES = {
     "boundary_statement": (
-        "Smart reply clears the 70% bar overall (73% good, 95% CI 72% to 74%, n=6000) but not everywhere. "
-        "Hindi with code-switching (39%, CI 34% to 44%, n=429) and Spanish with code-switching (54%, CI 48% to 60%) "
-        "are below the bar with evidence. English and Portuguese with code-switching are under it on point "
-        "estimates but their intervals reach 70%, so we will quadruple their ratings before deciding. Emoji-heavy "
-        "messages look fine only because they are short: length-adjusted they fall to 66%, and adding emoji to the "
-        "same message flips 13% of good suggestions against 1% for a neutral edit. We launch with a per-slice "
-        "trigger threshold that keeps shown quality at 80%, accept losing about 90% of coverage in code-switched "
-        "Hindi, and review shown quality and coverage per slice every week after launch."
+        ExampleAnswer("weak", (
+            "Smart reply works well: 74% of suggestions are good, above our 70% bar, so we should launch it "
+            "everywhere. Some users write with emoji, and those messages actually do better than the others, "
+            "so emoji are not a problem for the model. Code-switched messages are a bit worse but the overall "
+            "number is fine. We will keep an eye on quality after launch and fix anything that comes up. The "
+            "team is confident that users will like the feature."), {
+            "Where it fails, with evidence": 0, "Who is affected, and why": 0,
+            "What the product does, and what would change it": 0}),
+        ExampleAnswer("middling", (
+            "Smart reply is 74% good overall, but code-switched messages do badly: Hindi with code-switching "
+            "is at 47% and English with code-switching at 56%, under the 70% bar. Emoji also hurt the model: "
+            "once message length is held fixed, emoji-heavy messages fall to 66%. We will turn suggestions off "
+            "for code-switched Hindi and English and launch everywhere else. The other slices look fine on "
+            "their point estimates, so they can go ahead."), {
+            "Where it fails, with evidence": 1, "Who is affected, and why": 1,
+            "What the product does, and what would change it": 1}),
+        ExampleAnswer("strong", (
+            "Smart reply meets the 70% launch bar overall (73.9% good, 95% CI 72.8% to 75.0%, n=6000), but not "
+            "for every group of users. Judging all 10 slices at once with intervals at a shared 5% error budget, "
+            "it is shown to miss the bar for Hindi with code-switching (47%, n=429) and English with "
+            "code-switching (56%, n=136), and shown to meet it only for English, Hindi, Portuguese and Spanish. "
+            "French, and French, Portuguese and Spanish with code-switching, are not shown to meet the bar "
+            "(French with code-switching has only 15 ratings), so they do not launch as they are; about four "
+            "times their ratings would settle them. Emoji-heavy senders receive 80% good suggestions because they mostly "
+            "write short messages, yet emoji do hurt the model: length-adjusted, heavy emoji fall to 66%, and "
+            "adding emoji to the same message flips 12% of good suggestions against 0.5% for a neutral edit. "
+            "Scanning every pair of features on half the data and confirming on the other half, 12 of 21 suspects "
+            "held, 8 of them long-message groups: long messages get 52% good suggestions (n=1176) in every "
+            "language. The users below the bar are those who send long messages, medium messages with heavy "
+            "emoji (65%, n=218) and the code-switched writers above, on whom the model is overconfident. Decision: we launch "
+            "only behind per-slice trigger thresholds whose lower bound keeps shown quality at 80% or more, above "
+            "the bar; they show suggestions in 4 of 10 slices, at 68% to 89% coverage there, and none where no threshold can prove the floor. We "
+            "would change this if the model team recalibrates confidence on code-switched messages, and after "
+            "launch we watch shown quality and coverage per slice every week."), {
+            "Where it fails, with evidence": 2, "Who is affected, and why": 2,
+            "What the product does, and what would change it": 2}),
     ),
 }
-
-# TRANSITION (truth pass): each written answer still has only its full-mark example; weak and middling come next.
-from aipmlab.answer_key import ExampleAnswer  # noqa: E402
-
-EXAMPLES = {key: (ExampleAnswer("strong", text, {c.name: c.max_points for c in RUBRICS[key].criteria}),)
-            for key, text in EXAMPLES.items()}

@@ -13,8 +13,8 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 from aipmlab import answer_key
 from aipmlab.exercises.m03_data_collection_plan import (
-    ADJUDICATION_COST, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, COST_PER_LABEL, LABELS, TENTATIVE_ALPHA,
-    required_sample_size,
+    ADJUDICATION_COST, COST_PER_LABEL, LABELS, RARE_SHARE_FLOOR, REPILOT_POWER, REPILOT_SIZES, TENTATIVE_ALPHA,
+    items_for_positives, repilot_power, required_sample_size,
 )
 
 KEY = answer_key.load("m03_data_collection_plan")
@@ -25,7 +25,7 @@ def _labels(data) -> pd.DataFrame:
 
 
 def _kept(data) -> pd.DataFrame:
-    return _labels(data).drop(columns=KEY.diagnosis(data)["outlier_rater"])
+    return _labels(data).drop(columns=KEY.diagnosis(data)["excluded_raters"])
 
 
 def _codes(labels: pd.DataFrame) -> np.ndarray:
@@ -111,9 +111,10 @@ def _paradox(data, how):
 
 # --- diagnosis -----------------------------------------------------------------------------------
 
-def _diagnosis(data, confusion_from="kept", ordered=True, outlier="lowest", pair=None):
+def _diagnosis(data, confusion_from="kept", ordered=True, excluded=None, pair=None):
     reference = KEY.diagnosis(data)
-    labels = _labels(data) if confusion_from == "all" else _kept(data)
+    excluded = reference["excluded_raters"] if excluded is None else excluded
+    labels = _labels(data) if confusion_from == "all" else _labels(data).drop(columns=excluded)
     codes = _codes(labels)
     matrix = np.zeros((len(LABELS), len(LABELS)), dtype=int)
     pairs = itertools.permutations(range(codes.shape[1]), 2) if ordered \
@@ -121,10 +122,26 @@ def _diagnosis(data, confusion_from="kept", ordered=True, outlier="lowest", pair
     for a, b in pairs:
         np.add.at(matrix, (codes[:, a], codes[:, b]), 1)
     confusion = pd.DataFrame(matrix, index=pd.Index(LABELS, name="label"), columns=list(LABELS))
+    return {"excluded_raters": excluded, "confusion": confusion, "confused_pair": pair or reference["confused_pair"]}
+
+
+def _mean_kappa(data) -> pd.Series:
     kappas = KEY.pairwise_kappa(data)
-    mean_kappa = (kappas.sum() - 1) / (len(kappas) - 1)
-    chosen = mean_kappa.idxmin() if outlier == "lowest" else mean_kappa.idxmax()
-    return {"outlier_rater": chosen, "confusion": confusion, "confused_pair": pair or reference["confused_pair"]}
+    return (kappas.sum() - 1) / (len(kappas) - 1)
+
+
+def _largest_count_pair(data):
+    """The pair with the largest off-diagonal count among the kept raters, ignoring what each mix-up costs."""
+    confusion = KEY.diagnosis(data)["confusion"]
+    weights = np.where(np.eye(len(LABELS), dtype=bool), 0, 1)
+    harm = confusion * KEY.COST_MATRIX
+    by_count = (confusion * weights).stack()
+    # On seeds where the costliest pair is also the most frequent, the mistake is indistinguishable; take the
+    # costliest pair among the rest, which is what a count-only reading gets wrong on other seeds.
+    if sorted(by_count.idxmax()) == sorted(harm.stack().idxmax()):
+        by_count = by_count.drop([tuple(KEY.diagnosis(data)["confused_pair"]),
+                                  tuple(reversed(KEY.diagnosis(data)["confused_pair"]))])
+    return sorted(by_count.idxmax())
 
 
 def _most_common_pair(data):
@@ -138,37 +155,34 @@ def _alpha_of(labels: pd.DataFrame, categories=LABELS) -> float:
     return float(KEY._alpha(KEY._counts(labels, categories)))
 
 
-def _go(data, raters="kept", resample="items", interval=(2.5, 97.5), resolve="merge", decision=None):
+def _go(data, raters="kept", raters_resampled=True, interval=(2.5, 97.5), resolve="merge", plan_on="low",
+        decision=None, resolved_low_from="bootstrap", all_alpha_from="all"):
+    found = KEY.diagnosis(data)
     labels = _kept(data) if raters == "kept" else _labels(data)
-    counts = KEY._counts(labels)
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    if resample == "items":
-        alphas = KEY._alpha(counts[rng.integers(0, len(counts), size=(BOOTSTRAP_RESAMPLES, len(counts)))])
-    else:  # rows of the long table: single ratings, each kept with its item
-        long = labels.stack()
-        item_codes = pd.factorize(long.index.get_level_values(0))[0]
-        label_codes = long.map({label: i for i, label in enumerate(LABELS)}).to_numpy()
-        alphas = []
-        for _ in range(BOOTSTRAP_RESAMPLES):
-            rows = rng.integers(0, len(long), len(long))
-            table = np.zeros((len(counts), len(LABELS)))
-            np.add.at(table, (item_codes[rows], label_codes[rows]), 1)
-            table = table[table.sum(axis=1) >= 2]
-            per_item = table.sum(axis=1, keepdims=True)
-            weighted = table / (per_item - 1)
-            coincidence = np.einsum("ic,ik->ck", weighted, table) - np.diag(weighted.sum(axis=0))
-            n_c = coincidence.sum(axis=1)
-            n = n_c.sum()
-            alphas.append(1 - (coincidence.sum() - np.trace(coincidence)) / ((n**2 - (n_c**2).sum()) / (n - 1)))
+    first, second = found["confused_pair"]
+    merged_labels = tuple(label for label in LABELS if label != second)
+    merged = labels.replace({second: first}) if resolve == "merge" else \
+        labels[~labels.isin([first, second]).any(axis=1)]
+    categories = merged_labels if resolve == "merge" else LABELS
+    rows, left_out = KEY.bootstrap_draws(*labels.shape)
+    if raters_resampled:
+        alphas = KEY._bootstrap_alphas(KEY._one_hot(labels), rows, left_out)
+    else:
+        alphas = KEY._alpha(KEY._counts(labels)[rows])
+    rows_m, left_m = KEY.bootstrap_draws(*merged.shape)
+    resolved = KEY._bootstrap_alphas(KEY._one_hot(merged, categories), rows_m, left_m)
     low, high = np.percentile(alphas, interval)
-    first, second = KEY.diagnosis(data)["confused_pair"]
-    if resolve == "merge":
-        resolved = _alpha_of(labels.replace({second: first}), tuple(l for l in LABELS if l != second))
-    else:  # drop every item on which any rater used either label of the pair
-        resolved = _alpha_of(labels[~labels.isin([first, second]).any(axis=1)])
-    answer = {"alpha": _alpha_of(labels), "ci_low": float(low), "ci_high": float(high),
-              "alpha_if_pair_resolved": resolved}
-    answer["decision"] = decision or KEY.decision_rule(answer["ci_low"], resolved)
+    alpha_resolved = _alpha_of(merged, categories)
+    resolved_low = float(np.percentile(resolved, interval[0])) if resolved_low_from == "bootstrap" else alpha_resolved
+    plan_alpha = resolved_low if plan_on == "low" else alpha_resolved
+    sd = float(np.std(resolved))
+    repilot = next((n for n in REPILOT_SIZES if repilot_power(plan_alpha, sd, len(merged), n) >= REPILOT_POWER),
+                   REPILOT_SIZES[-1]) if plan_on != "fixed 150" else 150
+    answer = {"alpha_all_raters": _alpha_of(_labels(data) if all_alpha_from == "all" else labels),
+              "alpha": _alpha_of(labels), "ci_low": float(low), "ci_high": float(high),
+              "alpha_if_pair_resolved": alpha_resolved, "resolved_ci_low": resolved_low,
+              "repilot_items": repilot}
+    answer["decision"] = decision or KEY.decision_rule(answer["ci_low"], answer["resolved_ci_low"])
     return answer
 
 
@@ -198,23 +212,50 @@ def _plan(data, change) -> dict:
     return plan
 
 
-def _set_slice(plan: dict, name: str, rate: float | None = None, margin: float = 0.02, natural_only=False) -> None:
+def _set_slice(plan: dict, name: str, rate: float | None = None, margin: float = 0.02, natural_only=False,
+               rare_share: float | None = None, extra: int = 0) -> None:
     entry = plan["slices"][name]
     if rate is not None:
         entry["planning_rate"] = rate
+    if rare_share is not None:
+        entry["rare_share"] = rare_share
     entry["required_n"] = required_sample_size(entry["planning_rate"], margin=margin)
-    entry["n_items"] = entry["natural_n"] if natural_only else max(entry["natural_n"], entry["required_n"])
+    entry["positives_n"] = items_for_positives(entry["rare_share"])
+    entry["n_items"] = entry["natural_n"] if natural_only else \
+        max(entry["natural_n"], entry["required_n"], entry["positives_n"]) + extra
     entry["augmented_n"] = entry["n_items"] - entry["natural_n"]
     plan["augmentation"] = {s: {"extra_items": e["augmented_n"], "method": "Oversample this surface from recent logs."}
                             for s, e in plan["slices"].items() if e["augmented_n"] > 0}
     _rebudget(plan)
 
 
-def _live_chat_pilot_rate(data) -> float:
+def _pilot_rate_overall(data) -> float:
+    """The whole pilot's share needing action: borrowed by a thin surface that should plan with 0.5."""
+    labels = _kept(data)
+    return float(((labels != "ok").sum(axis=1) > labels.shape[1] / 2).mean())
+
+
+def _pilot_rare_share(data, surface: str) -> float:
+    """A rare label's majority share on one surface of the pilot, read off a few dozen comments (the largest one)."""
     items = data.load("annotation_pilot_items").set_index("item_id")["surface"]
-    labels = _labels(data)
-    needs_action = (labels != "ok").sum(axis=1) > 2
-    return float(needs_action[items.reindex(labels.index) == "live_chat"].mean())
+    labels = _kept(data)
+    majority = labels.mode(axis=1)[0][items.reindex(labels.index) == surface]
+    return float(majority.value_counts(normalize=True).reindex(LABELS[1:], fill_value=0.0).max())
+
+
+def _one_minus_p(plan: dict) -> None:
+    for name, entry in plan["slices"].items():
+        if entry["pilot_items"] >= 30:
+            _set_slice(plan, name, rate=1 - entry["planning_rate"])
+
+
+def _placeholder_taxonomy(plan: dict) -> None:
+    plan["taxonomy"]["misinformation"] = "TODO: write the definition"
+
+
+def _same_definition(plan: dict) -> None:
+    for label in plan["taxonomy"]:
+        plan["taxonomy"][label] = "A comment that breaks the rules."
 
 
 def _wrong_pair_plan(plan: dict) -> None:
@@ -224,6 +265,11 @@ def _wrong_pair_plan(plan: dict) -> None:
 def _flag_wrong_rater(plan: dict) -> None:
     flagged = plan["rater_quality"]["flagged_raters"][0]
     plan["rater_quality"]["flagged_raters"] = ["r1" if flagged != "r1" else "r2"]
+
+
+def _salad() -> str:
+    words = "spam off_topic rule examples alpha 0.800 lower bound re-pilot 28 comments guideline hard case promotion"
+    return " ".join([words] * 5)
 
 
 def _low_adjudication(plan: dict) -> None:
@@ -271,30 +317,40 @@ KNOWN_WRONG = {
         "unanimous share as percent agreement": lambda d: _paradox(d, "unanimous share as agreement"),
     },
     "diagnosis": {
-        "confusion counted over all five raters": lambda d: _diagnosis(d, confusion_from="all"),
+        "confusion counted over all five raters": lambda d: _diagnosis(d, confusion_from="all", excluded=[]),
         "each pair of raters counted in one order only": lambda d: _diagnosis(d, ordered=False),
-        "outlier taken as the highest mean kappa": lambda d: _diagnosis(d, outlier="highest"),
+        "nobody excluded: the rule not applied": lambda d: _diagnosis(d, excluded=[]),
+        "the best rater excluded (highest mean kappa)": lambda d: _diagnosis(d, excluded=[_mean_kappa(d).idxmax()]),
+        "the two lowest raters excluded, chosen after looking": lambda d: _diagnosis(
+            d, excluded=sorted(_mean_kappa(d).nsmallest(2).index)),
+        "confused pair taken as the largest count, not the costliest": lambda d: _diagnosis(
+            d, pair=_largest_count_pair(d)),
         "confused pair taken as the two most used labels": lambda d: _diagnosis(d, pair=_most_common_pair(d)),
     },
     "go_no_go": {
-        "single ratings resampled instead of items": lambda d: _go(d, resample="ratings"),
+        "items resampled, raters never": lambda d: _go(d, raters_resampled=False),
         "90% interval": lambda d: _go(d, interval=(5, 95)),
         "all five raters, careless one included": lambda d: _go(d, raters="all"),
+        "only one alpha reported (kept raters as 'all')": lambda d: _go(d, all_alpha_from="kept"),
         "pair resolved by dropping the items raters split on": lambda d: _go(d, resolve="drop"),
+        "what-if read from its point estimate": lambda d: _go(d, resolved_low_from="point"),
+        "re-pilot sized on the what-if's point estimate": lambda d: _go(d, plan_on="point"),
+        "re-pilot of 150 promised without a power calculation": lambda d: _go(d, plan_on="fixed 150"),
         "decision read from the point estimate": _point_estimate_decision,
     },
     "guideline_revision": {
         "one line": lambda d: "Self-promotion is spam (40 items).",
         "no figures": lambda d: " ".join(["Promotion of the author's own channel is spam, even when off topic."] * 8),
         "placeholder text": lambda d: "YOUR ANSWER HERE",
+        "keyword salad": lambda d: _salad(),
     },
     "collection_plan": {
         "no augmentation part": lambda d: _plan(d, lambda p: p.pop("augmentation")),
         "no guideline examples": lambda d: _plan(d, lambda p: p.update(guideline_examples=[])),
         "rare surface left at its natural share": lambda d: _plan(d, lambda p: _set_slice(p, "live_chat",
                                                                                             natural_only=True)),
-        "planning rate taken from a 12-comment pilot": lambda d: _plan(
-            d, lambda p: _set_slice(p, "live_chat", rate=_live_chat_pilot_rate(d))),
+        "thin surface planned at the whole pilot's share": lambda d: _plan(
+            d, lambda p: _set_slice(p, "live_chat", rate=_pilot_rate_overall(d))),
         "margin written in percentage points": lambda d: _plan(d, lambda p: [
             p["slices"]["product_reviews"].update(required_n=required_sample_size(
                 p["slices"]["product_reviews"]["planning_rate"], margin=2))]),
@@ -306,5 +362,14 @@ KNOWN_WRONG = {
         "wrong confused pair": lambda d: _plan(d, _wrong_pair_plan),
         "examples on one side of the pair only": lambda d: _plan(d, _examples_one_side),
         "a careful rater flagged": lambda d: _plan(d, _flag_wrong_rater),
+        "n_items inflated beyond every need": lambda d: _plan(d, lambda p: _set_slice(p, "product_reviews",
+                                                                                        extra=5000)),
+        "planning rate of 1 - p": lambda d: _plan(d, _one_minus_p),
+        "placeholder prose in the taxonomy": lambda d: _plan(d, _placeholder_taxonomy),
+        "one definition pasted for every label": lambda d: _plan(d, _same_definition),
+        "positives planned on a rare share read off 54 pilot comments": lambda d: _plan(
+            d, lambda p: _set_slice(p, "seller_questions", rare_share=_pilot_rare_share(d, "seller_questions"))),
+        "no positives planned: only the ±2 points": lambda d: _plan(
+            d, lambda p: [_set_slice(p, name, rare_share=1.0) for name in list(p["slices"])]),
     },
 }
