@@ -85,3 +85,11 @@ def test_planted_perturbation_effects(seed):
     assert drop["punctuation_added"] == pytest.approx(0.0)
     assert 0 < drop["emoji_added"] < drop["code_switch_added"]
     assert np.all(pairs.groupby("perturbation").size() == smart_reply.PAIRS_PER_PERTURBATION)
+
+
+def test_checksum_manifest_is_in_step_with_the_generators():
+    manifest = datasets.read_manifest()
+    for table, data in datasets.canonical_files().items():
+        entry = manifest.get(table, {})
+        assert entry.get("sha256") == datasets.sha256(data) and entry.get("seed") == datasets.family_of(table).canonical_seed, (
+            f"datasets/MANIFEST.json is stale for {table}: run `make datasets`")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -96,8 +97,8 @@ def test_no_bundle_holds_anything_forbidden(takehome, candidate, form):
         for rubric in rubrics.values():
             assert not [level.looks_like for c in rubric.criteria for level in c.levels if level.looks_like in corpus]
     generator = (ROOT / "aipmlab" / "datasets" / "smart_reply.py").read_text()
-    for constant in ("LENGTH_EFFECT", "CODE_SWITCH_EFFECT", "PERTURBATION_EFFECT", "CONFIDENCE_OVERCONFIDENCE_CODE_SWITCH"):
-        assert constant in generator and constant not in corpus
+    planted = re.findall(r"^([A-Z][A-Z0-9_]*(?:EFFECT|RANGE|CODE_SWITCH))\s*=", generator, re.MULTILINE)
+    assert len(planted) >= 3 and not [constant for constant in planted if constant in corpus]
 
 
 @pytest.mark.parametrize("plant, finds", [

@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from aipmlab import cli
+from aipmlab import answer_key, cli, course
 from aipmlab.takehome import calibrate
 from aipmlab.takehome.seeds import TakehomeError
 
 CANDIDATES = ("c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8")
-EVIDENCE, ACTION = "Where it fails, with evidence", "What the product does about it"
-# boundary_statement: evidence is scored 0-2, action 0-1. Reviewer B is harsher on evidence, and once far off.
+RUBRIC = answer_key.load(course.module("01").code_name).RUBRICS["boundary_statement"]
+# Two of boundary_statement's criteria: one scored 0-2, one whose lowest two levels are used.
+EVIDENCE = next(c.name for c in RUBRIC.criteria if c.max_points == 2)
+ACTION = next(c.name for c in RUBRIC.criteria if c.name != EVIDENCE)
+# Reviewer B is harsher on evidence, and once two levels off.
 SCORES_A = {EVIDENCE: (2, 1, 0, 2, 1, 2, 0, 1), ACTION: (1, 0, 0, 1, 1, 1, 0, 1)}
 SCORES_B = {EVIDENCE: (2, 0, 0, 1, 1, 0, 0, 1), ACTION: (1, 0, 1, 1, 1, 1, 0, 0)}
 
