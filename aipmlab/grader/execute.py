@@ -53,11 +53,6 @@ class Run:
     status: str = "graded"
     reason: str = ""
 
-    @property
-    def answers_seen(self) -> dict[str, bool]:
-        """Which keys the notebook defined with readable plain data at some point."""
-        return {key: True for key in self.answers}
-
 
 @lru_cache(maxsize=1)
 def namespaces_available() -> bool:
