@@ -192,3 +192,20 @@ def test_answer_lines_are_parsed_as_capped_json_only():
     assert events == [{"event": "end", "status": "graded", "reason": ""}]
     _, events = extract.parse_snapshots([b"x" * 100], ["language_mix"], 50)
     assert events == [{"event": "overflow"}]
+
+
+def test_without_namespaces_an_explicit_flag_grades_and_says_so(batch, monkeypatch):
+    monkeypatch.setattr(execute, "namespaces_available", lambda: False)
+    solution = next(s for s in batch["submissions"] if s.submission_id == "controls/m00-solution")
+    result = grade_notebook(solution, LIMITS, allow_unisolated=True)
+    assert (result.status, result.points) == ("graded", 1)
+    assert result.isolation.startswith("UNISOLATED")
+
+
+def test_the_grade_command_prints_json(batch, capsys):
+    from aipmlab.cli import main
+
+    release = next(s for s in batch["submissions"] if s.submission_id == "controls/m00-release")
+    assert main(["grade", str(release.notebook), "--module", "00", "--seed", "2024", "--json"]) == 0
+    [printed] = json.loads(capsys.readouterr().out)
+    assert (printed["status"], printed["points"], printed["max_points"]) == ("graded", 0, 1)
