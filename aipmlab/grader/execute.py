@@ -37,6 +37,10 @@ SANDBOX_ENVIRONMENT = {
 }
 
 
+class SandboxFailed(RuntimeError):
+    """The sandbox itself could not be built: a problem of the grading machine, never the submission's fault."""
+
+
 @dataclass(frozen=True)
 class Isolation:
     """How the sandbox will isolate a notebook, and the same in words for the record."""
@@ -163,6 +167,11 @@ def _launch(spec: dict, host: Path, keys: list[str], limits: Limits, in_sandbox:
     with open(answers_path, "rb") as answers_file:
         lines = answers_file.read(limits.output_kib * 1024 + 1).splitlines()
     answers, events = extract.parse_snapshots(lines, keys, limits.output_kib * 1024)
+    names = [event.get("event") for event in events]
+    broken = [event for event in events if event.get("event") == "sandbox-failed"]
+    if broken and ("started" not in names or names.index("sandbox-failed") < names.index("started")):
+        raise SandboxFailed(f"The sandbox could not be set up on this machine ({broken[0].get('reason')}); "
+                            "nothing was graded.")
     result = Run(answers=answers)
     ends = [event for event in events if event.get("event") == "end"]
     if timed_out:

@@ -207,14 +207,19 @@ def main(argv: list[str]) -> int:
     spec = json.loads(argv[1])
     answers = _Answers(spec["answers_fd"])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    if spec["mode"] == "namespaces":
-        build_root(spec)
-        sys.path.insert(0, KIT_IN_SANDBOX)
-    else:
-        os.chdir(spec["work"])
-    apply_limits(spec["limits"])
-    if spec["mode"] == "namespaces":
-        drop_privileges(spec["uid"], spec["gid"])
+    try:
+        if spec["mode"] == "namespaces":
+            build_root(spec)
+            sys.path.insert(0, KIT_IN_SANDBOX)
+        else:
+            os.chdir(spec["work"])
+        apply_limits(spec["limits"])
+        if spec["mode"] == "namespaces":
+            drop_privileges(spec["uid"], spec["gid"])
+    except Exception as error:  # the machine, not the notebook: the grader stops rather than record a zero
+        traceback.print_exc()
+        answers.write({"event": "sandbox-failed", "reason": f"{type(error).__name__}: {error}"[:300]})
+        return 2
     os.environ.clear()
     os.environ.update(spec["environment"])
     answers.write({"event": "started", "time": time.time()})

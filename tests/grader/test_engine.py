@@ -209,3 +209,11 @@ def test_the_grade_command_prints_json(batch, capsys):
     assert main(["grade", str(release.notebook), "--module", "00", "--seed", "2024", "--json"]) == 0
     [printed] = json.loads(capsys.readouterr().out)
     assert (printed["status"], printed["points"], printed["max_points"]) == ("graded", 0, 1)
+
+
+def test_a_sandbox_that_cannot_be_built_stops_grading_and_records_nothing(batch, monkeypatch, tmp_path):
+    kit = execute._kit_paths()
+    monkeypatch.setattr(execute, "_kit_paths", lambda: dict(kit, **{"/kit/missing": str(tmp_path / "absent")}))
+    with pytest.raises(execute.SandboxFailed, match="nothing was graded"):
+        grade_batch(batch["submissions"][:1], tmp_path / "results", LIMITS, progress=False)
+    assert not list((tmp_path / "results").rglob("*.json"))
