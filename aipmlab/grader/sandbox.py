@@ -149,13 +149,12 @@ def execute(spec: dict, answers: _Answers) -> None:
     keys, nonce = spec["keys"], spec["nonce"]
 
     class AnswerCollectingClient(NotebookClient):
-        position = 0
-        collecting = False
+        position = 0         # the running cell's place in the handed-in notebook, for reasons
+        collecting = False   # True while the snippet runs: only its outputs are kept
+        last_reply: dict = {}
 
         def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
             return super().output(outs, msg, display_id, cell_index) if self.collecting else None
-
-        last_reply: dict = {}
 
         async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
             self.position = cell.get("metadata", {}).get("aipmlab_position", cell_index + 1)
