@@ -116,8 +116,7 @@ def run(notebook: Any, keys: list[str], seed: int, limits: Limits, mode: Isolati
     notebook.metadata.setdefault("language_info", {})["name"] = "python"
     notebook.metadata["papermill"] = {}
     parameterized = parameterize_notebook(notebook, {"seed": seed}, kernel_name="python3", language="python")
-    host = Path(tempfile.mkdtemp(prefix="aipmlab-grade-"))
-    os.chmod(host, 0o700)
+    host = _fresh_host_folder()
     try:
         work, root = host / "work", host / "root"
         work.mkdir()
@@ -142,6 +141,28 @@ def run(notebook: Any, keys: list[str], seed: int, limits: Limits, mode: Isolati
     finally:
         if os.environ.get("AIPMLAB_GRADER_KEEP_SANDBOX") != "1":  # the grader's own switch, for debugging
             shutil.rmtree(host, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """True when a process with this PID exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fresh_host_folder() -> Path:
+    """A private folder for one run, named after this grader's PID; folders left by killed graders are removed."""
+    parent = Path(tempfile.gettempdir()) / "aipmlab-grading"
+    parent.mkdir(mode=0o700, exist_ok=True)
+    for stale in parent.iterdir():
+        owner = stale.name.split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent))
 
 
 def _launch(spec: dict, host: Path, keys: list[str], limits: Limits, in_sandbox: bool) -> Run:

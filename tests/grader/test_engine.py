@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -155,6 +156,8 @@ def test_kill_9_mid_batch_then_rerun_equals_an_uninterrupted_run(batch, tmp_path
     assert [comparable(r) for r in rerun] == [comparable(r) for r in uninterrupted]
     assert len(list(results_dir.rglob("*.json"))) == len(chosen)
     assert not [p for p in results_dir.rglob("*") if p.name.endswith(".tmp")]
+    left_behind = Path(tempfile.gettempdir()) / "aipmlab-grading"
+    assert not list(left_behind.glob(f"{process.pid}-*")), "the killed grader's sandbox folder was cleaned up"
 
 
 def test_a_missing_answer_key_is_an_error_never_marks(batch, monkeypatch, tmp_path):
