@@ -28,10 +28,17 @@ class CohortRow:
 
 
 def _nbgrader_api(course_dir: Path):
+    """nbgrader's in-process API for `course_dir`, configured by its nbgrader_config.py."""
+    import os
+    import sys
+
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
+    tools = str(Path(sys.executable).parent)  # nbgrader runs `alembic` from the environment to set up its database
+    if tools not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = tools + os.pathsep + os.environ.get("PATH", "")
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
     config.CourseDirectory.root = str(course_dir)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -105,7 +105,8 @@ def notebook_sha256(path: Path) -> str:
 
 def grade_notebook(submission: Submission, limits: Limits = Limits(), *,
                    allow_unisolated: bool = False) -> SubmissionResult:
-    """Execute, extract, judge: the full result of one submission. Raises only when the answer key is missing."""
+    """Execute, extract, judge: the full result of one submission. Raises when the answer key is missing, or
+    when the notebook cannot be isolated here and `allow_unisolated` is not given."""
     from aipmlab import course
     from aipmlab.grader import execute, extract, judge
 
@@ -120,17 +121,17 @@ def grade_notebook(submission: Submission, limits: Limits = Limits(), *,
                        "", "", fingerprint, started)
     isolation_mode = execute.isolation(allow_unisolated)
     try:
-        notebook = extract.read_submission(submission.notebook, limits)
+        notebook = extract.read_submission(submission.notebook)
     except extract.MalformedNotebook as malformed:
         return _failed(submission, module.slug, str(malformed), digest, isolation_mode.description,
                        fingerprint, started)
     run = execute.run(notebook, [exercise.key for exercise in module.exercises], submission.seed, limits,
                       isolation_mode)
-    exercises = [judge.judge_answer(exercise, run.answers.get(exercise.key), run.answers_seen.get(exercise.key, False),
+    exercises = [judge.judge_answer(exercise, run.answers.get(exercise.key), exercise.key in run.answers,
                                     submission.seed, key_module, module)
                  for exercise in module.exercises]
     status, reason = run.status, run.reason
-    if status == "partial" and not run.answers_seen:
+    if status == "partial" and not run.answers:
         status = "failed"
     return SubmissionResult(
         submission_id=submission.submission_id, module=module.slug, seed=submission.seed, status=status,

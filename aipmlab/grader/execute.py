@@ -37,6 +37,10 @@ SANDBOX_ENVIRONMENT = {
 }
 
 
+class SandboxFailed(RuntimeError):
+    """The sandbox itself could not be built: a problem of the grading machine, never the submission's fault."""
+
+
 @dataclass(frozen=True)
 class Isolation:
     """How the sandbox will isolate a notebook, and the same in words for the record."""
@@ -52,11 +56,6 @@ class Run:
     answers: dict[str, Any] = field(default_factory=dict)
     status: str = "graded"
     reason: str = ""
-
-    @property
-    def answers_seen(self) -> dict[str, bool]:
-        """Which keys the notebook defined with readable plain data at some point."""
-        return {key: True for key in self.answers}
 
 
 @lru_cache(maxsize=1)
@@ -117,8 +116,7 @@ def run(notebook: Any, keys: list[str], seed: int, limits: Limits, mode: Isolati
     notebook.metadata.setdefault("language_info", {})["name"] = "python"
     notebook.metadata["papermill"] = {}
     parameterized = parameterize_notebook(notebook, {"seed": seed}, kernel_name="python3", language="python")
-    host = Path(tempfile.mkdtemp(prefix="aipmlab-grade-"))
-    os.chmod(host, 0o700)
+    host = _fresh_host_folder()
     try:
         work, root = host / "work", host / "root"
         work.mkdir()
@@ -145,6 +143,28 @@ def run(notebook: Any, keys: list[str], seed: int, limits: Limits, mode: Isolati
             shutil.rmtree(host, ignore_errors=True)
 
 
+def _alive(pid: int) -> bool:
+    """True when a process with this PID exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fresh_host_folder() -> Path:
+    """A private folder for one run, named after this grader's PID; folders left by killed graders are removed."""
+    parent = Path(tempfile.gettempdir()) / "aipmlab-grading"
+    parent.mkdir(mode=0o700, exist_ok=True)
+    for stale in parent.iterdir():
+        owner = stale.name.split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent))
+
+
 def _launch(spec: dict, host: Path, keys: list[str], limits: Limits, in_sandbox: bool) -> Run:
     package_parent = str(Path(spec["kit"]["/kit/aipmlab"]).parent)
     launcher_environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": package_parent,
@@ -168,6 +188,11 @@ def _launch(spec: dict, host: Path, keys: list[str], limits: Limits, in_sandbox:
     with open(answers_path, "rb") as answers_file:
         lines = answers_file.read(limits.output_kib * 1024 + 1).splitlines()
     answers, events = extract.parse_snapshots(lines, keys, limits.output_kib * 1024)
+    names = [event.get("event") for event in events]
+    broken = [event for event in events if event.get("event") == "sandbox-failed"]
+    if broken and ("started" not in names or names.index("sandbox-failed") < names.index("started")):
+        raise SandboxFailed(f"The sandbox could not be set up on this machine ({broken[0].get('reason')}); "
+                            "nothing was graded.")
     result = Run(answers=answers)
     ends = [event for event in events if event.get("event") == "end"]
     if timed_out:

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
-
-if TYPE_CHECKING:
-    from aipmlab.grader.engine import Limits
+from typing import Any, Iterable
 
 ANSWERS_MIME = "application/x-aipmlab-answers+json"
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
@@ -25,7 +22,7 @@ class MalformedNotebook(ValueError):
     """The handed-in file cannot be run as a notebook; the message is the reason a grader reads."""
 
 
-def read_submission(path: Path, limits: "Limits") -> Any:
+def read_submission(path: Path) -> Any:
     """The handed-in notebook as an nbformat v4 node, or MalformedNotebook saying what is wrong with it."""
     import nbformat
 

@@ -78,6 +78,8 @@ def grade_all(submissions: Sequence[Submission], results_dir: Path, limits: Limi
             if result is None:
                 try:
                     result = grade_notebook(submission, limits, allow_unisolated=allow_unisolated)
+                except execute.SandboxFailed:  # the machine cannot grade anyone: stop, record nothing
+                    raise
                 except Exception as error:  # a bug or an odd file must not stop everyone after it
                     result = _internal_failure(submission, error)
                 write_atomically(path, result)

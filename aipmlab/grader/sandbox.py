@@ -149,13 +149,12 @@ def execute(spec: dict, answers: _Answers) -> None:
     keys, nonce = spec["keys"], spec["nonce"]
 
     class AnswerCollectingClient(NotebookClient):
-        position = 0
-        collecting = False
+        position = 0         # the running cell's place in the handed-in notebook, for reasons
+        collecting = False   # True while the snippet runs: only its outputs are kept
+        last_reply: dict = {}
 
         def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
             return super().output(outs, msg, display_id, cell_index) if self.collecting else None
-
-        last_reply: dict = {}
 
         async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
             self.position = cell.get("metadata", {}).get("aipmlab_position", cell_index + 1)
@@ -207,14 +206,19 @@ def main(argv: list[str]) -> int:
     spec = json.loads(argv[1])
     answers = _Answers(spec["answers_fd"])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    if spec["mode"] == "namespaces":
-        build_root(spec)
-        sys.path.insert(0, KIT_IN_SANDBOX)
-    else:
-        os.chdir(spec["work"])
-    apply_limits(spec["limits"])
-    if spec["mode"] == "namespaces":
-        drop_privileges(spec["uid"], spec["gid"])
+    try:
+        if spec["mode"] == "namespaces":
+            build_root(spec)
+            sys.path.insert(0, KIT_IN_SANDBOX)
+        else:
+            os.chdir(spec["work"])
+        apply_limits(spec["limits"])
+        if spec["mode"] == "namespaces":
+            drop_privileges(spec["uid"], spec["gid"])
+    except Exception as error:  # the machine, not the notebook: the grader stops rather than record a zero
+        traceback.print_exc()
+        answers.write({"event": "sandbox-failed", "reason": f"{type(error).__name__}: {error}"[:300]})
+        return 2
     os.environ.clear()
     os.environ.update(spec["environment"])
     answers.write({"event": "started", "time": time.time()})

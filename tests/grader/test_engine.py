@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -155,6 +156,8 @@ def test_kill_9_mid_batch_then_rerun_equals_an_uninterrupted_run(batch, tmp_path
     assert [comparable(r) for r in rerun] == [comparable(r) for r in uninterrupted]
     assert len(list(results_dir.rglob("*.json"))) == len(chosen)
     assert not [p for p in results_dir.rglob("*") if p.name.endswith(".tmp")]
+    left_behind = Path(tempfile.gettempdir()) / "aipmlab-grading"
+    assert not list(left_behind.glob(f"{process.pid}-*")), "the killed grader's sandbox folder was cleaned up"
 
 
 def test_a_missing_answer_key_is_an_error_never_marks(batch, monkeypatch, tmp_path):
@@ -192,3 +195,28 @@ def test_answer_lines_are_parsed_as_capped_json_only():
     assert events == [{"event": "end", "status": "graded", "reason": ""}]
     _, events = extract.parse_snapshots([b"x" * 100], ["language_mix"], 50)
     assert events == [{"event": "overflow"}]
+
+
+def test_without_namespaces_an_explicit_flag_grades_and_says_so(batch, monkeypatch):
+    monkeypatch.setattr(execute, "namespaces_available", lambda: False)
+    solution = next(s for s in batch["submissions"] if s.submission_id == "controls/m00-solution")
+    result = grade_notebook(solution, LIMITS, allow_unisolated=True)
+    assert (result.status, result.points) == ("graded", 1)
+    assert result.isolation.startswith("UNISOLATED")
+
+
+def test_the_grade_command_prints_json(batch, capsys):
+    from aipmlab.cli import main
+
+    release = next(s for s in batch["submissions"] if s.submission_id == "controls/m00-release")
+    assert main(["grade", str(release.notebook), "--module", "00", "--seed", "2024", "--json"]) == 0
+    [printed] = json.loads(capsys.readouterr().out)
+    assert (printed["status"], printed["points"], printed["max_points"]) == ("graded", 0, 1)
+
+
+def test_a_sandbox_that_cannot_be_built_stops_grading_and_records_nothing(batch, monkeypatch, tmp_path):
+    kit = execute._kit_paths()
+    monkeypatch.setattr(execute, "_kit_paths", lambda: dict(kit, **{"/kit/missing": str(tmp_path / "absent")}))
+    with pytest.raises(execute.SandboxFailed, match="nothing was graded"):
+        grade_batch(batch["submissions"][:1], tmp_path / "results", LIMITS, progress=False)
+    assert not list((tmp_path / "results").rglob("*.json"))
