@@ -172,13 +172,13 @@ DUPLICATE_COUNTS = Exercise(
     key="duplicate_counts", number=1, title="How many tickets are copies?", points=2,
     expects="a dict with whole numbers for 'exact', 'formatting', 'small_edit' and 'distinct'",
     hints=(
-        "Work on the whole table, train and test together. An extra copy is every ticket of a group except its "
-        "first. `tickets['text'].duplicated().sum()` counts the extra exact copies.",
-        "Normalising makes more texts equal: `tickets['text'].map(normalise_text).nunique()` is the number of "
-        "different texts once case, spaces and punctuation are ignored. 'formatting' is how many fewer that is "
-        "than `tickets['text'].nunique()`.",
-        "`near_duplicate_groups(tickets['text'])` gives each ticket its group; 'distinct' is the number of "
-        "different groups, and 'small_edit' is how many fewer groups there are than normalised texts.",
+        "Work on the whole table, train and test together: a copy across the split is the one that hurts most. "
+        "A group of three identical tickets is one original and two extra copies; count the extras, which is "
+        "the number of tickets minus the number of different texts.",
+        "Each looser rule merges more tickets. Count the different texts under each rule in turn (as typed, then "
+        "normalised with `normalise_text`, then grouped with `near_duplicate_groups`); each level's count is how "
+        "many fewer there are than under the rule before, so no copy is counted twice.",
+        "'distinct' is what is left after the loosest rule: the number of different near-duplicate groups.",
     ),
     check_structure=_duplicates_structure, compare=_duplicates_compare,
 )
@@ -281,9 +281,9 @@ CONFIDENT_JOINT = Exercise(
     key="confident_joint", number=3, title="The confident joint", points=3,
     expects="a DataFrame indexed by `given_label` with one column per intent, holding counts of training tickets",
     hints=(
-        "Thresholds first: for each intent j, t_j is the mean of `probs[j]` over the training tickets whose "
-        "label is j. With `probs` the out-of-fold probabilities, "
-        "`{j: probs.loc[train['label'].to_numpy() == j, j].mean() for j in INTENTS}` does it.",
+        "Thresholds first: for each intent j, t_j is how sure the model usually is when the label says j, that "
+        "is the mean of `probs[j]` over the training tickets *labelled* j (not over all tickets). Easy intents "
+        "get a high bar, confusable ones a lower one.",
         "A ticket confidently belongs to intent j when its probability for j is at least t_j. If several intents "
         "pass, keep the one with the largest probability; if none pass, the ticket is not counted. Then count "
         "tickets per (given label, confident intent): `pd.crosstab(...)`, reindexed so every intent appears as a "
@@ -358,9 +358,10 @@ LABEL_ISSUES = Exercise(
             "lowest self_confidence first",
     hints=(
         "Flag the training tickets you counted off the diagonal of the confident joint: those whose confident "
-        "intent is not their given label. suggested_label is that confident intent.",
-        "self_confidence is the predicted probability of the *given* label. Sort by it, ascending: "
-        "`.sort_values('self_confidence')`.",
+        "intent is not their given label. A ticket with no confident intent is not flagged, whatever the "
+        "model's top guess. suggested_label is that confident intent.",
+        "Which ticket should an expert read first? The one whose label the model believes least: rank by the "
+        "out-of-fold probability of the *given* label, lowest first.",
     ),
     check_structure=_issues_structure, compare=_issues_compare,
 )
@@ -559,9 +560,9 @@ SLICE_MIX = Exercise(
     key="slice_mix", number=7, title="Does the training data look like production?", points=2,
     expects="a DataFrame indexed by `channel` with columns train_share, production_share, ratio, under_represented",
     hints=(
-        "train_share is each channel's share of the tickets in the *training* split: "
-        "`train['channel'].value_counts(normalize=True)`. production_share comes from the production mix "
-        "table. ratio = train_share / production_share.",
+        "train_share is each channel's share of the tickets in the *training* split (the data the model learns "
+        "from), production_share comes from the production mix table, and ratio = train_share / "
+        "production_share: 1 means the same proportion as production.",
         "A channel is under-represented when its training share is below UNDER_REPRESENTED_BELOW (one half) of "
         "its production share, that is when ratio < UNDER_REPRESENTED_BELOW.",
     ),
@@ -576,6 +577,12 @@ FIGURE = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(%?)")
 
 def _own_figures(data: DataSource) -> tuple[set[int], set[float]]:
     """Counts and percentages a learner's own audit produces (not the sizes the notebook states)."""
+    return _own_figures_for_seed(data.seed)
+
+
+@lru_cache(maxsize=4)
+def _own_figures_for_seed(seed: int | None) -> tuple[set[int], set[float]]:
+    data = DataSource(seed)
     tickets = _tickets(data)
     group = near_duplicate_groups(tickets["text"])
     split = tickets["split"].to_numpy()
