@@ -3,7 +3,7 @@
 Each seed's world is drawn, its canonical export analysed exactly as the answer key does, and the
 model's accuracy on new tickets measured on a fresh sample of the same world (POPULATION_SIZE tickets
 in the training data's channel mix and as many in production's). One analysis per seed, shared by
-every test (about 2.5 s a seed on one core, so the file is marked slow).
+every test (about 3 s a seed on one core, 10 minutes in all, so the file is marked slow).
 
 Share of the 200 seeds on which each lesson holds (measured when the file was written; the test prints
 the current figure):
@@ -11,18 +11,18 @@ the current figure):
 | lesson | share |
 | --- | --- |
 | leaked test tickets score far above new tickets against their labels (by > 5 points) | 100% |
-| the reported accuracy overstates accuracy on new tickets, by the first-pass labels | 96% |
-| scored against first-pass labels, unleaked accuracy understates the true accuracy | 100% |
-| wrong test labels move the number more than leakage does | 100% |
-| the adjudicated accuracy is nearer the truth than the reported or the unleaked one | 99.5% |
-| fixing every training label gains less than wrong test labels hide | 100% |
+| leaked tickets lift the reported number, and score above what new tickets would | see run |
+| scored against first-pass labels, unleaked accuracy understates the true accuracy | 99.5% |
+| wrong test labels move the number more than leakage does | 98.5% |
+| adjudicated accuracy: unbiased, its 95% interval covering the truth (aggregate, >= 90%) | see run |
+| fixing every training label gains less than wrong test labels hide | 99.0% |
 | the confident joint's most-disputed pair is the planted confused pair | 100% |
 | the queue is not a list of errors (true precision < 85%) and holds most errors (recall > 60%) | 100% |
 | re-labelling the queue brings the true error rate under the 4% target | 100% |
-| the plan from the audit is the best plan in hindsight | 100% |
+| the plan from the audit is the best plan in hindsight | 96.0% |
 | the flagged tickets' error rate overstates the training split's | 100% |
 | the under-represented channels are the planted thin ones | 100% |
-| the model does worse on production's mix than on the test mix, and the estimate says so | 99% |
+| the model does worse on production's mix than on the test mix, and the estimate says so | 98.0% |
 """
 
 from __future__ import annotations
@@ -118,9 +118,13 @@ def test_leaked_tickets_score_far_above_new_tickets_against_their_labels():
     record(assert_holds(holds(lambda a: a["leaked_accuracy_given"] > a["new_accuracy_given"] + 0.05), lesson), lesson)
 
 
-def test_reported_accuracy_overstates_accuracy_on_new_tickets():
-    lesson = "the reported accuracy overstates the accuracy on new tickets by the same (first-pass) labels"
-    record(assert_holds(holds(lambda a: a["effect"]["accuracy_reported"] > a["new_accuracy_given"]), lesson), lesson)
+def test_leakage_lifts_the_reported_number_for_the_wrong_reason():
+    def lesson_holds(a):
+        lifted = a["effect"]["accuracy_reported"] > a["effect"]["accuracy_unleaked"]
+        return lifted and a["leaked_accuracy_given"] > a["new_accuracy_given"]
+
+    lesson = "leaked tickets lift the reported number, and they score above what new tickets would"
+    record(assert_holds(holds(lesson_holds), lesson), lesson)
 
 
 def test_first_pass_labels_understate_the_true_accuracy():
@@ -138,14 +142,23 @@ def test_wrong_test_labels_move_the_number_more_than_leakage():
     record(assert_holds(holds(lesson_holds), lesson), lesson)
 
 
-def test_adjudicated_accuracy_is_nearest_the_truth():
-    def lesson_holds(a):
-        e, truth = a["effect"], a["new_accuracy_true"]
-        gap = abs(e["accuracy_adjudicated"] - truth)
-        return gap < abs(e["accuracy_unleaked"] - truth) and gap < abs(e["accuracy_reported"] - truth)
-
-    lesson = "the adjudicated unleaked accuracy is nearer the true accuracy than the reported or unleaked one"
-    record(assert_holds(holds(lesson_holds), lesson), lesson)
+def test_adjudicated_accuracy_is_the_honest_estimate():
+    """An aggregate claim, so not a per-seed share: scored against the expert, the unleaked accuracy is unbiased
+    for the true accuracy on new tickets (the expert's own slips aside), and its 95% interval covers it about as
+    often as a 95% interval should (at least 90% of 200 seeds; a binomial 95% would fall below 90% once in a
+    thousand runs)."""
+    rows = [analysis(seed) for seed in TRUTH_SEEDS]
+    truth = np.array([a["new_accuracy_true"] for a in rows])
+    adjudicated = np.array([a["effect"]["accuracy_adjudicated"] for a in rows])
+    first_pass = np.array([a["effect"]["accuracy_unleaked"] for a in rows])
+    low = np.array([a["effect"]["adjudicated_ci_low"] for a in rows])
+    high = np.array([a["effect"]["adjudicated_ci_high"] for a in rows])
+    coverage = float(((low <= truth) & (truth <= high)).mean())
+    print(f"adjudicated accuracy: mean error {100 * (adjudicated - truth).mean():+.2f} points, first-pass "
+          f"{100 * (first_pass - truth).mean():+.2f} points; its interval covers the truth on {coverage:.1%} of seeds")
+    assert abs((adjudicated - truth).mean()) < 0.01
+    assert (first_pass - truth).mean() < -0.02
+    assert coverage >= 0.90
 
 
 def test_fixing_training_labels_gains_less_than_wrong_test_labels_hide():
