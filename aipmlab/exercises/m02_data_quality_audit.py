@@ -590,7 +590,8 @@ def _own_figures_for_seed(seed: int | None) -> tuple[set[int], set[float]]:
     leaked = int((group[split == "test"].isin(train_groups)).sum())
     texts, normalised = tickets["text"].nunique(), tickets["text"].map(normalise_text).nunique()
     counts = {leaked, len(tickets) - texts, texts - normalised, normalised - group.nunique(),
-              len(tickets) - group.nunique(), group.nunique(), int((split == "train").sum()), int((split == "test").sum())}
+              len(tickets) - group.nunique(), group.nunique(), int((split == "train").sum()),
+              int((split == "test").sum())}
     audit = data.load("support_tickets_audit").merge(tickets[split == "train"], on="ticket_id")
     wrong = audit["audit_label"] != audit["label"]
     counts.add(int(wrong.sum()))

@@ -187,7 +187,7 @@ def _plan(data, recall_from: str = "audit", population: str = "train", correctio
               "precision": estimates["flagged_precision"],  # precision reported as recall
               "queue_share": len(key.label_issues(data)) / len(train)}[recall_from]
     rate = estimates["error_rate"]
-    left = {"missed": rate * (1 - recall), "caught": rate * recall, "minus_precision": max(0.0, rate - recall / 10)}[after]
+    left = {"missed": rate * (1 - recall), "caught": rate * recall}[after]
     p = {"target": TARGET_ERROR_RATE, "audit": rate, "half": 0.5}[planning_rate]
     n0 = z ** 2 * p * (1 - p) / margin ** 2
     size = {"train": len(train), "all": len(tickets)}[population]

@@ -2,7 +2,7 @@
 
 Each seed's world is drawn, its canonical export analysed exactly as the answer key does, and the
 model's accuracy on new tickets measured on a fresh sample of the same world (POPULATION_SIZE tickets
-in the training data's channel mix and as many in production's). One analysis per seed, shared by
+in the training data's channel mix and in production's). One analysis per seed, shared by
 every test (about 3 s a seed on one core, 10 minutes in all, so the file is marked slow).
 
 Share of the 200 seeds on which each lesson holds (measured when the file was written; the test prints
@@ -41,7 +41,7 @@ from aipmlab.exercises.m02_data_quality_audit import INTENTS, TARGET_ERROR_RATE,
 from tests.truth import TRUTH_SEEDS, assert_holds
 
 pytestmark = pytest.mark.slow
-POPULATION_SIZE = 4000
+POPULATION_SIZE = {"training": 12000, "production": 4000}  # fresh tickets per channel mix
 KEY = answer_key.load("m02_data_quality_audit")
 
 
@@ -66,11 +66,16 @@ def analysis(seed: int) -> dict:
         model = train_intent_model(train["text"], train["label"])
         clean_model = intent_model().fit(train["text"], train["true_label"])
         rng = np.random.default_rng([seed, 1000])
-        population = {mix: support_tickets.sample_tickets(world, rng, POPULATION_SIZE, mix)
-                      for mix in ("training", "production")}
+        population = {mix: support_tickets.sample_tickets(world, rng, size, mix)
+                      for mix, size in POPULATION_SIZE.items()}
         for frame in population.values():
             frame["predicted"] = model.predict(frame["text"])
         usual = population["training"]
+        # what the expert would say about the same new tickets: the truth, with the expert's rare slips
+        slips = rng.random(len(usual)) < support_tickets.EXPERT_ERROR_RATE
+        other = (pd.Series(usual["true_label"]).map({i: k for k, i in enumerate(INTENTS)}).to_numpy()
+                 + rng.integers(1, len(INTENTS), size=len(usual))) % len(INTENTS)
+        expert_label = np.where(slips, np.array(INTENTS)[other], usual["true_label"].to_numpy())
 
         test = KEY._test_predictions(seed)
         leaked = test[test["leaked"]]
@@ -93,6 +98,7 @@ def analysis(seed: int) -> dict:
             "leaked_accuracy_given": float((leaked["predicted"] == leaked["label"]).mean()),
             "new_accuracy_given": float((usual["predicted"] == usual["label"]).mean()),
             "new_accuracy_true": float((usual["predicted"] == usual["true_label"]).mean()),
+            "new_accuracy_expert": float((usual["predicted"].to_numpy() == expert_label).mean()),
             "clean_model_accuracy_true": float((clean_model.predict(usual["text"]) == usual["true_label"]).mean()),
             "production_accuracy_true": float((population["production"]["predicted"]
                                                == population["production"]["true_label"]).mean()),
@@ -144,11 +150,11 @@ def test_wrong_test_labels_move_the_number_more_than_leakage():
 
 def test_adjudicated_accuracy_is_the_honest_estimate():
     """An aggregate claim, so not a per-seed share: scored against the expert, the unleaked accuracy is unbiased
-    for the true accuracy on new tickets (the expert's own slips aside), and its 95% interval covers it about as
-    often as a 95% interval should (at least 90% of 200 seeds; a binomial 95% would fall below 90% once in a
-    thousand runs)."""
+    for the accuracy on new tickets as the expert would judge them (the truth, but for the expert's rare slips),
+    and its 95% interval covers that about as often as a 95% interval should (at least 90% of 200 seeds; a
+    binomial 95% falls below 90% about once in a thousand runs). The first-pass labels miss it by points."""
     rows = [analysis(seed) for seed in TRUTH_SEEDS]
-    truth = np.array([a["new_accuracy_true"] for a in rows])
+    truth = np.array([a["new_accuracy_expert"] for a in rows])
     adjudicated = np.array([a["effect"]["accuracy_adjudicated"] for a in rows])
     first_pass = np.array([a["effect"]["accuracy_unleaked"] for a in rows])
     low = np.array([a["effect"]["adjudicated_ci_low"] for a in rows])
@@ -156,7 +162,7 @@ def test_adjudicated_accuracy_is_the_honest_estimate():
     coverage = float(((low <= truth) & (truth <= high)).mean())
     print(f"adjudicated accuracy: mean error {100 * (adjudicated - truth).mean():+.2f} points, first-pass "
           f"{100 * (first_pass - truth).mean():+.2f} points; its interval covers the truth on {coverage:.1%} of seeds")
-    assert abs((adjudicated - truth).mean()) < 0.01
+    assert abs((adjudicated - truth).mean()) < 0.005
     assert (first_pass - truth).mean() < -0.02
     assert coverage >= 0.90
 
