@@ -14,7 +14,8 @@ the current figure):
 | leaked tickets lift the reported number, and score above what new tickets would | 100% |
 | scored against first-pass labels, unleaked accuracy understates the true accuracy | 100% |
 | wrong test labels move the number more than leakage does | 98.5% |
-| adjudicated accuracy is unbiased (mean error -0.17 points against -4.61 for first-pass labels) and its 95% interval covers the truth (aggregate, needs >= 90%) | 93.0% |
+| adjudicated accuracy: unbiased (mean error -0.17 points; first-pass labels -4.61), interval | 93.0% |
+| covering the truth (an aggregate test: the interval's coverage must reach 90%) |  |
 | fixing every training label gains less than wrong test labels hide | 99.0% |
 | the confident joint's most-disputed pair is the planted confused pair | 100% |
 | the queue is not a list of errors (true precision < 85%) and holds most errors (recall > 60%) | 100% |
