@@ -18,10 +18,10 @@ COPY_KINDS = {"exact": "exact copy", "formatting": "case, spaces or punctuation"
 
 
 def copies_and_leakage(duplicate_counts: Any, leakage_effect: Any) -> np.ndarray | None:
-    """Left: extra copies of each kind. Right: test accuracy with and without leaked tickets."""
+    """Left: extra copies of each kind. Right: test accuracy as reported, without leaks, and on expert labels."""
     if waiting_for(duplicate_counts, "duplicate_counts") or waiting_for(leakage_effect, "leakage_effect"):
         return None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [3, 3]})
     copies = pd.Series({label: duplicate_counts[key] for key, label in COPY_KINDS.items()})
     left.barh(copies.index, copies.to_numpy(), color=["#1f4e79", "#4f81bd", "#9db7d5"])
     for row, count in enumerate(copies):
@@ -31,16 +31,22 @@ def copies_and_leakage(duplicate_counts: Any, leakage_effect: Any) -> np.ndarray
     left.set_title(f"{int(copies.sum()):,} of {int(copies.sum() + duplicate_counts['distinct']):,} tickets are copies")
     left.set_xlim(0, copies.max() * 1.25)
 
-    accuracy = pd.Series({"all test tickets\n(reported)": leakage_effect["accuracy_reported"],
-                          "test tickets\nnot in training": leakage_effect["accuracy_unleaked"]})
-    right.bar(accuracy.index, accuracy.to_numpy(), color=["#c0392b", "#1f4e79"], width=0.6)
+    accuracy = pd.Series({"all test tickets,\nfirst-pass labels\n(reported)": leakage_effect["accuracy_reported"],
+                          "unleaked,\nfirst-pass labels": leakage_effect["accuracy_unleaked"],
+                          "unleaked,\nexpert labels": leakage_effect["accuracy_adjudicated"]})
+    right.bar(accuracy.index, accuracy.to_numpy(), color=["#c0392b", "#9db7d5", "#1f4e79"], width=0.6)
+    interval = [[leakage_effect["accuracy_adjudicated"] - leakage_effect["adjudicated_ci_low"]],
+                [leakage_effect["adjudicated_ci_high"] - leakage_effect["accuracy_adjudicated"]]]
+    right.errorbar([2], [leakage_effect["accuracy_adjudicated"]], yerr=interval, color="black", capsize=4)
     for column, value in enumerate(accuracy):
-        right.text(column, value, f"{value:.1%}", ha="center", va="bottom")
-    low = max(0.0, accuracy.min() - 0.1)
-    right.set_ylim(low, min(1.0, accuracy.max() + 0.05))
+        right.text(column - 0.28, value, f"{value:.1%}", ha="left", va="bottom")
+    low = max(0.0, min(accuracy.min(), leakage_effect["adjudicated_ci_low"]) - 0.08)
+    right.set_ylim(low, min(1.0, leakage_effect["adjudicated_ci_high"] + 0.04))
     right.yaxis.set_major_locator(plt.MultipleLocator(0.05))
     right.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
-    right.set_title(f"Test accuracy, with and without\nthe {leakage_effect['leaked']} leaked tickets")
+    right.tick_params(axis="x", labelsize=8)
+    right.set_title(f"Test accuracy: {leakage_effect['leaked']} leaked tickets lift it,\n"
+                    f"wrong test labels hide more (bar: 95% interval)")
     fig.tight_layout()
     return np.array([left, right])
 

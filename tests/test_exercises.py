@@ -36,6 +36,9 @@ def accepted_state(exercise) -> State:
 @pytest.mark.parametrize("seed", [None, *OTHER_SEEDS])
 @pytest.mark.parametrize(("module", "exercise"), EXERCISES, ids=IDS)
 def test_reference_is_judged_correct(module, exercise, seed):
+    if exercise.written and seed is not None:
+        pytest.skip("a written example quotes the canonical seed's figures, which a gate may check against the data; "
+                    "the solution notebooks prove the written answers on the other seeds")
     data = DataSource(seed)
     answer = solution_like_answer(module, exercise, data)
     verdict = judge(exercise, answer, data, reference(module, exercise, data), has_reference=True)

@@ -4,6 +4,7 @@ well-kept libraries (cleanlab for confident learning, scipy for grouping, statsm
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
@@ -11,10 +12,10 @@ import pytest
 
 from aipmlab import answer_key
 from aipmlab.datasets import support_tickets
-from aipmlab.exercises.core import DataSource
+from aipmlab.exercises.core import DataSource, State, judge
 from aipmlab.exercises.m02_data_quality_audit import (
-    INTENTS, UNDER_REPRESENTED_BELOW, near_duplicate_groups, normalise_text, one_word_variants,
-    out_of_fold_probabilities,
+    INTENTS, MODULE, UNDER_REPRESENTED_BELOW, cochran_sample_size, deploy_relabel_plan, near_duplicate_groups,
+    normalise_text, one_word_variants, out_of_fold_probabilities,
 )
 from tests.conftest import OTHER_SEEDS
 
@@ -78,9 +79,9 @@ def test_out_of_fold_probabilities_are_deterministic_and_well_formed():
 def test_planted_duplicates_are_found_by_the_rule(generated):
     _, _, tickets, truth = generated
     kinds = pd.Series(truth.copy_kind).value_counts()
-    assert kinds["exact"] == round(support_tickets.TICKET_COUNT * support_tickets.EXACT_COPY_SHARE)
+    assert kinds["exact"] == round(support_tickets.TICKET_COUNT * truth.world.exact_copy_share)
     assert kinds.drop(["original", "exact"]).sum() == round(support_tickets.TICKET_COUNT
-                                                            * support_tickets.NEAR_COPY_SHARE)
+                                                            * truth.world.near_copy_share)
     root = np.where(truth.copy_of >= 0, truth.copy_of, np.arange(len(tickets)))
     group = tickets["group"].to_numpy()
     assert (group == group[root]).all(), "every planted copy must share its source's group"
@@ -107,11 +108,11 @@ def test_planted_label_noise_concentrates_in_the_confusable_pair(generated):
     _, tables, _, truth = generated
     given = tables["support_tickets"]["label"].to_numpy()
     flipped = truth.label_flipped
-    pair = support_tickets.CONFUSABLE_PAIR
+    pair = truth.world.confusable_pair
     in_pair = np.isin(truth.true_label, pair) & np.isin(given, pair)
-    assert (flipped & in_pair).sum() >= 0.8 * flipped.sum()
+    assert (flipped & in_pair).sum() >= 0.75 * flipped.sum()
     pair_rows = np.isin(truth.true_label, pair)
-    assert 0.13 < flipped[pair_rows].mean() < 0.24
+    assert abs(flipped[pair_rows].mean() - truth.world.pair_flip_rate) < 0.045
     assert flipped[~pair_rows].mean() < 0.03
 
 
@@ -127,22 +128,25 @@ def test_confident_learning_finds_mostly_real_errors_and_most_of_them(generated)
     assert recall > 0.6
 
 
-def test_audit_is_a_random_training_sample_labelled_by_a_near_perfect_expert(generated):
+def test_audit_covers_the_test_split_and_a_random_training_sample(generated):
     _, tables, _, truth = generated
     audit, tickets = tables["support_tickets_audit"], tables["support_tickets"].set_index("ticket_id")
-    assert len(audit) == support_tickets.AUDIT_SIZE and audit["ticket_id"].is_unique
-    assert (tickets.loc[audit["ticket_id"], "split"] == "train").all()
+    assert audit["ticket_id"].is_unique and audit["ticket_id"].is_monotonic_increasing
+    split = tickets.loc[audit["ticket_id"], "split"].to_numpy()
+    assert (split == "train").sum() == support_tickets.AUDIT_SIZE
+    assert (split == "test").sum() == (tickets["split"] == "test").sum(), "every test ticket is adjudicated"
     assert (audit["audit_label"].to_numpy() == truth.audit_true_label).mean() >= 0.98
     # a random sample: its error rate is close to the training split's
     given = tickets.loc[audit["ticket_id"], "label"].to_numpy()
     train_error = pd.Series(truth.label_flipped, index=tickets.index)[tickets["split"] == "train"].mean()
-    assert abs((given != truth.audit_true_label).mean() - train_error) < 0.04
+    sampled = split == "train"
+    assert abs((given[sampled] != truth.audit_true_label[sampled]).mean() - train_error) < 0.04
 
 
-def test_training_mix_under_represents_app_and_social(generated):
-    seed, _, _, _ = generated
+def test_training_mix_under_represents_the_planted_thin_channels(generated):
+    seed, _, _, truth = generated
     mix = KEY.slice_mix(DataSource(seed))
-    assert set(mix.index[mix["under_represented"]]) == {"app", "social"}
+    assert set(mix.index[mix["under_represented"]]) == set(truth.world.thin_channels)
     assert (mix["ratio"].sub(UNDER_REPRESENTED_BELOW).abs() > 0.1).all(), "no channel sits on the cut-off"
     np.testing.assert_allclose(mix["production_share"].sum(), 1.0)
 
@@ -217,14 +221,117 @@ def test_label_issues_match_cleanlab(seed):
 def test_wilson_intervals_match_the_textbook_formula():
     """statsmodels' Wilson interval, used by the reference, equals the closed form (Wilson, 1927)."""
     estimates = KEY.audit_estimates(DataSource())
-    audited = len(DataSource().load("support_tickets_audit"))
+    audited = 400  # the random sample of training tickets; the test tickets are all adjudicated
     z, p = 1.959963984540054, estimates["error_rate"]
     centre = (p + z**2 / (2 * audited)) / (1 + z**2 / audited)
     half = z * np.sqrt(p * (1 - p) / audited + z**2 / (4 * audited**2)) / (1 + z**2 / audited)
     np.testing.assert_allclose([estimates["error_ci_low"], estimates["error_ci_high"]], [centre - half, centre + half])
 
 
-def test_sample_size_reproduces_the_worked_example():
-    assert KEY.sample_size(0.05, 0.02) == 457
-    assert KEY.sample_size(0.5, 0.02) == 2401
-    assert KEY.relabel_sample_size(DataSource())["n_conservative"] == 2401
+def test_sample_size_reproduces_the_worked_example_and_the_correction():
+    assert cochran_sample_size(0.05, 0.02, population=10**12) == 457  # the notebook's worked example
+    assert cochran_sample_size(0.5, 0.02, population=10**12) == 2401
+    # the correction matters when n0 is a large share: 1,475 of 3,196 shrinks by about a third
+    n0 = 1.959963984540054 ** 2 * 0.04 * 0.96 / 0.01 ** 2
+    assert cochran_sample_size(0.04, 0.01, population=3196) == math.ceil(n0 / (1 + (n0 - 1) / 3196)) < 0.7 * n0
+    assert KEY.relabel_plan(DataSource())["n_check"] == cochran_sample_size(0.04, 0.01, population=3196)
+
+
+# --- Worlds vary with the seed -------------------------------------------------------------------
+
+def test_worlds_vary_the_qualitative_plants():
+    worlds = [support_tickets.world(seed) for seed in range(40)]
+    assert len({w.confusable_pair for w in worlds}) == len(support_tickets.CONFUSABLE_PAIRS)
+    assert len({w.thin_channels for w in worlds}) == 3
+    assert np.ptp([w.pair_flip_rate for w in worlds]) > 0.05
+    for w in worlds:
+        assert sum(w.production_channel_share.values()) == pytest.approx(1.0)
+        assert abs(sum(w.training_channel_share.values()) - 1.0) < 1e-9
+    assert support_tickets.world(3) == support_tickets.world(3)
+
+
+def test_fresh_draws_share_the_world_but_not_the_tickets():
+    first, truth = support_tickets.generate(5)
+    again, again_truth = support_tickets.fresh_draw(5)
+    assert truth.world == again_truth.world
+    assert not first["support_tickets"]["text"].equals(again["support_tickets"]["text"])
+
+
+# --- Tolerances are stated choices: 4-decimal rounding passes, a material error fails -------------
+
+@pytest.mark.parametrize("key", ["leakage_effect", "audit_estimates", "relabel_plan"])
+def test_answers_rounded_to_four_decimals_pass(key):
+    data = DataSource()
+    reference = getattr(KEY, key)(data)
+    rounded = {name: round(value, 4) if isinstance(value, float) else value for name, value in reference.items()}
+    exercise = MODULE.exercise(key)
+    assert judge(exercise, rounded, data, reference, has_reference=True).state is State.CORRECT
+
+
+def test_relabel_plan_checks_each_number_on_its_own():
+    data = DataSource()
+    reference = KEY.relabel_plan(data)
+    exercise = MODULE.exercise("relabel_plan")
+    for name, nudge in (("queue_recall", 0.01), ("rate_after_queue", 0.002), ("n_check", 1)):
+        wrong = {**reference, name: reference[name] + nudge}
+        assert judge(exercise, wrong, data, reference, has_reference=True).state is State.INCORRECT, name
+
+
+# --- Deploying the plan ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [support_tickets.CANONICAL_SEED, 7])
+def test_deploying_the_reference_plan_has_small_regret_and_everything_large(seed):
+    reference = KEY.relabel_plan(DataSource(seed))
+    good = deploy_relabel_plan(reference, seed)
+    assert good.regret <= 0.05 * good.value + 1e-9
+    assert "regret" in good.summary and good.table is not None
+    absurd = deploy_relabel_plan({**reference, "plan": "all"}, seed)
+    assert absurd.regret > 1000, "re-reading every ticket when the queue is enough wastes days of expert time"
+
+
+# --- The written examples quote true figures -----------------------------------------------------
+
+def _canonical_figures() -> set[str]:
+    data = DataSource()
+    tickets = data.load("support_tickets")
+    refs = {key: getattr(KEY, key)(data) for key in ("duplicate_counts", "leakage_effect", "audit_estimates",
+                                                     "relabel_plan")}
+    joint = KEY.confident_joint(data).to_numpy()
+    both = joint + joint.T
+    np.fill_diagonal(both, 0)
+    mix = KEY.slice_mix(data)
+    test = KEY._test_predictions(None)
+    unleaked = test[~test["leaked"]].merge(data.load("support_tickets_audit"), on="ticket_id")
+    per_channel = (unleaked["predicted"] == unleaked["audit_label"]).groupby(unleaked["channel"]).mean()
+    production = (per_channel * mix["production_share"]).sum()
+    dup, leak, est, plan = (refs[k] for k in ("duplicate_counts", "leakage_effect", "audit_estimates", "relabel_plan"))
+    train_count = int((tickets["split"] == "train").sum())
+    copies = dup["exact"] + dup["formatting"] + dup["small_edit"]
+    shares = [leak["leaked_share"], leak["accuracy_reported"], leak["accuracy_unleaked"], leak["accuracy_adjudicated"],
+              leak["adjudicated_ci_low"], leak["adjudicated_ci_high"], est["error_rate"], est["error_ci_low"],
+              est["error_ci_high"], est["flagged_precision"], est["precision_ci_low"], est["precision_ci_high"],
+              plan["queue_recall"], plan["rate_after_queue"], production, copies / len(tickets),
+              *mix["train_share"], *mix["production_share"], 0.95, 0.04]
+    figures = {f"{share:.1%}" for share in shares} | {f"{share:.0%}" for share in shares}
+    counts = [len(tickets), train_count, len(tickets) - train_count, copies, *dup.values(), leak["leaked"],
+              len(KEY.label_issues(data)), est["flagged_audited"], plan["n_check"], int(both.max()),
+              int(both.sum() // 2), 400, 5, round(est["error_ci_low"] * train_count),
+              round(est["error_ci_high"] * train_count), round(est["error_rate"] * train_count)]
+    figures |= {str(count) for count in counts}
+    points = [100 * (leak["accuracy_reported"] - leak["accuracy_unleaked"]),
+              100 * (leak["accuracy_adjudicated"] - leak["accuracy_unleaked"])]
+    figures |= {f"{point:.1f}" for point in points}
+    return figures
+
+
+@pytest.mark.parametrize("key", ["datasheet_entries", "next_run_decision"])
+def test_example_answers_quote_only_figures_the_canonical_data_gives(key):
+    import re
+
+    figures = _canonical_figures()
+    for example in KEY.EXAMPLES[key]:
+        if example.level == "weak":
+            continue
+        quoted = re.findall(r"(?<![\w.])\d[\d,]*(?:\.\d+)?%?", example.text)
+        untrue = [figure for figure in quoted if figure not in figures and not figure.startswith("95%")]
+        assert not untrue, f"{key} {example.level} quotes figures the canonical data does not give: {untrue}"

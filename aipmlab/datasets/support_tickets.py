@@ -3,10 +3,16 @@
 An online shop trains an intent classifier on customer support tickets. Each row is a short ticket
 with the intent a labeller gave it, the split it was put in (train or test) and the channel it came
 through. The generator plants the problems an audit should find: exact and near-duplicate tickets,
-test tickets that copy training tickets, label noise concentrated between two confusable intents,
-and a channel mix that differs from production's. A small random sample of training tickets is
-re-labelled by an expert. What was planted (the true intent of every ticket, which rows are copies
-of which, which labels were flipped) stays in `SupportTicketsTruth`; no file carries it.
+test tickets that copy training tickets, label noise concentrated between two confusable intents
+(in both splits: the first-pass labeller never knew which tickets would be tested), and a channel
+mix that differs from production's. An expert adjudicated every test ticket and a random sample of
+training tickets.
+
+A seed first draws a `World`: the planted parameters (which intent pair is confused and how often,
+how many copies the export holds, which two channels the training data under-represents). A draw
+then samples tickets from that world. What was planted (the world, the true intent of every ticket,
+which rows are copies of which, which labels were flipped) stays in `SupportTicketsTruth`; no file
+carries it.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from aipmlab.datasets.family import DatasetFamily
 
 CANONICAL_SEED = 2024
 TICKET_COUNT = 4000
-EXACT_COPY_SHARE = 0.04      # rows that are exact copies of another ticket
-NEAR_COPY_SHARE = 0.05       # rows that are lightly edited copies of another ticket
+EXACT_COPY_SHARE_RANGE = (0.03, 0.05)  # rows that are exact copies of another ticket (drawn per world)
+NEAR_COPY_SHARE_RANGE = (0.04, 0.06)   # rows that are lightly edited copies of another ticket (drawn per world)
 TEST_SHARE = 0.20            # rows put in the test split, at random
 AUDIT_SIZE = 400             # training tickets re-labelled by an expert, drawn at random
 EXPERT_ERROR_RATE = 0.005    # even the expert is wrong now and then
@@ -30,14 +36,21 @@ EXPERT_ERROR_RATE = 0.005    # even the expert is wrong now and then
 INTENTS = ("account_access", "billing_question", "cancel_subscription", "delivery_status", "refund",
            "technical_issue")
 INTENT_SHARE = (0.13, 0.17, 0.12, 0.20, 0.22, 0.16)
-CONFUSABLE_PAIR = ("refund", "billing_question")
-PAIR_FLIP_RATE = 0.18        # labels flipped to the other intent of the confusable pair
+# Pairs of intents a first-pass labeller can mix up; each world confuses one of them.
+CONFUSABLE_PAIRS = (("billing_question", "refund"), ("account_access", "technical_issue"),
+                    ("billing_question", "cancel_subscription"), ("delivery_status", "refund"))
+PAIR_FLIP_RATE_RANGE = (0.14, 0.22)  # labels flipped to the other intent of the confused pair (drawn per world)
 OTHER_FLIP_RATE = 0.01       # labels flipped to any other intent, for every intent
 CROSSOVER_RATE = 0.10        # pair tickets worded like the other intent: right label, misleading words
 
 CHANNELS = ("email", "web_form", "chat", "app", "social")
-TRAINING_CHANNEL_SHARE = (0.38, 0.27, 0.25, 0.07, 0.03)    # how the labelled data was collected
-PRODUCTION_CHANNEL_SHARE = (0.18, 0.12, 0.33, 0.27, 0.10)  # where tickets come from today
+# Two of the newer channels are thin in the labelled data and large in production; each world picks which.
+THIN_CANDIDATES = ("chat", "app", "social")
+CHANNEL_WEIGHT = {"email": 0.38, "web_form": 0.27, "chat": 0.20, "app": 0.20, "social": 0.20}  # labelled data
+THIN_TRAINING_SHARE_RANGE = (0.03, 0.07)     # each thin channel's share of the labelled data
+THIN_PRODUCTION_SHARE_RANGE = (0.18, 0.26)   # each thin channel's share of production traffic
+GROWING_PRODUCTION_SHARE_RANGE = (0.26, 0.30)  # the third newer channel: somewhat thin, not below half
+EMAIL_SHARE_OF_REST = 0.6                    # email and web forms split what is left of production 60/40
 
 APP_TYPO_RATE = 0.6
 
@@ -166,10 +179,9 @@ CASUAL_SENTENCES = {
         "lost my login code phone, need to get into {account} from my {device}",
     ),
 }
-CASUAL_CHANNELS = ("app", "social")
-
 # Tickets that do not say what they want: even an expert needs the order history to label them.
-VAGUE_RATE = {"email": 0.06, "web_form": 0.06, "chat": 0.10, "app": 0.20, "social": 0.25}
+VAGUE_RATE = {"email": 0.06, "web_form": 0.06, "chat": 0.10, "app": 0.10, "social": 0.12}
+THIN_VAGUE_RATE = 0.22  # in the thin channels customers write casually and often vaguely
 VAGUE_SENTENCES = {
     "order": (
         "I have a problem with order {order} from {date}. Can someone look into it?",
@@ -218,9 +230,57 @@ FILLER_INSERTS = ("really", "just", "again", "still", "now", "urgently", "honest
 
 
 @dataclass(frozen=True)
+class World:
+    """The planted parameters of one seed: what every draw from it shares."""
+
+    seed: int
+    confusable_pair: tuple[str, str]   # the two intents the first-pass labeller mixes up
+    pair_flip_rate: float              # how often a ticket of the pair gets the other intent's label
+    exact_copy_share: float
+    near_copy_share: float
+    thin_channels: tuple[str, str]     # under-represented in the labelled data, large in production
+    training_channel_share: dict[str, float]
+    production_channel_share: dict[str, float]  # rounded to two decimals, as published
+
+    def vague_rate(self, channel: str) -> float:
+        """Share of a channel's tickets that do not say what the customer wants."""
+        return THIN_VAGUE_RATE if channel in self.thin_channels else VAGUE_RATE[channel]
+
+
+def _production_shares(rng: np.random.Generator, thin: tuple[str, ...]) -> dict[str, float]:
+    growing = next(channel for channel in THIN_CANDIDATES if channel not in thin)
+    shares = {channel: round(float(rng.uniform(*THIN_PRODUCTION_SHARE_RANGE)), 2) for channel in thin}
+    shares[growing] = round(float(rng.uniform(*GROWING_PRODUCTION_SHARE_RANGE)), 2)
+    left = 1.0 - sum(shares.values())
+    shares["email"] = round(EMAIL_SHARE_OF_REST * left, 2)
+    shares["web_form"] = round(left - shares["email"], 2)  # the published shares add up to exactly 1
+    return {channel: shares[channel] for channel in CHANNELS}
+
+
+def world(seed: int) -> World:
+    """The planted parameters drawn from `seed` (a stream separate from the draws)."""
+    rng = np.random.default_rng([seed, 0])
+    pair = CONFUSABLE_PAIRS[int(rng.integers(len(CONFUSABLE_PAIRS)))]
+    thin_index = rng.choice(len(THIN_CANDIDATES), size=2, replace=False)
+    thin = tuple(THIN_CANDIDATES[i] for i in sorted(thin_index))
+    thin_training = {channel: float(rng.uniform(*THIN_TRAINING_SHARE_RANGE)) for channel in thin}
+    rest = [channel for channel in CHANNELS if channel not in thin]
+    weights = np.array([CHANNEL_WEIGHT[channel] for channel in rest])
+    rest_training = dict(zip(rest, (1 - sum(thin_training.values())) * weights / weights.sum()))
+    training = {channel: float({**thin_training, **rest_training}[channel]) for channel in CHANNELS}
+    return World(
+        seed=seed, confusable_pair=pair, pair_flip_rate=float(rng.uniform(*PAIR_FLIP_RATE_RANGE)),
+        exact_copy_share=float(rng.uniform(*EXACT_COPY_SHARE_RANGE)),
+        near_copy_share=float(rng.uniform(*NEAR_COPY_SHARE_RANGE)),
+        thin_channels=thin, training_channel_share=training, production_channel_share=_production_shares(rng, thin),
+    )
+
+
+@dataclass(frozen=True)
 class SupportTicketsTruth:
     """The planted answers, row-aligned with the tickets table."""
 
+    world: World
     true_label: np.ndarray       # the intent each ticket really has
     label_flipped: np.ndarray    # True where the given label differs from the true one
     copy_of: np.ndarray          # row position of the ticket a row copies, or -1 for an original
@@ -270,15 +330,16 @@ def _typo(rng: np.random.Generator, text: str) -> str:
     return " ".join(words)
 
 
-def _ticket_text(rng: np.random.Generator, intent: str, channel: str) -> str:
+def _ticket_text(rng: np.random.Generator, world: World, intent: str, channel: str) -> str:
     """One ticket: a core sentence in the intent's words, wrapped the way its channel writes."""
     slots = _slots(rng)
     worded_as = intent
-    if intent in CONFUSABLE_PAIR and rng.random() < CROSSOVER_RATE:  # asks for one thing in the other's words
-        worded_as = CONFUSABLE_PAIR[1 - CONFUSABLE_PAIR.index(intent)]
-    if rng.random() < VAGUE_RATE[channel]:
+    pair = world.confusable_pair
+    if intent in pair and rng.random() < CROSSOVER_RATE:  # asks for one thing in the other's words
+        worded_as = pair[1 - pair.index(intent)]
+    if rng.random() < world.vague_rate(channel):
         sentences = VAGUE_SENTENCES[VAGUE_GROUP[intent]]
-    elif channel in CASUAL_CHANNELS:
+    elif channel in world.thin_channels:
         sentences = CASUAL_SENTENCES[worded_as]
     else:
         sentences = CORE_SENTENCES[worded_as]
@@ -326,11 +387,12 @@ def _near_copy(rng: np.random.Generator, text: str, edit: str) -> str:
     return " ".join(words[:i] + [_pick(rng, FILLER_INSERTS)] + words[i:])
 
 
-def _flip_labels(rng: np.random.Generator, true_label: np.ndarray) -> np.ndarray:
+def _flip_labels(rng: np.random.Generator, world: World, true_label: np.ndarray) -> np.ndarray:
+    """The first-pass labels: the confused pair swapped at the world's rate, any other intent now and then."""
     given = true_label.copy()
-    a, b = CONFUSABLE_PAIR
-    in_pair = np.isin(true_label, CONFUSABLE_PAIR)
-    pair_flip = in_pair & (rng.random(true_label.size) < PAIR_FLIP_RATE)
+    a, b = world.confusable_pair
+    in_pair = np.isin(true_label, world.confusable_pair)
+    pair_flip = in_pair & (rng.random(true_label.size) < world.pair_flip_rate)
     given[pair_flip] = np.where(true_label[pair_flip] == a, b, a)
     other_flip = ~pair_flip & (rng.random(true_label.size) < OTHER_FLIP_RATE)
     for row in np.flatnonzero(other_flip):
@@ -338,17 +400,29 @@ def _flip_labels(rng: np.random.Generator, true_label: np.ndarray) -> np.ndarray
     return given
 
 
-def generate(seed: int = CANONICAL_SEED) -> tuple[dict[str, pd.DataFrame], SupportTicketsTruth]:
-    """Build the three module 02 tables from a seed; returns {file name: table} and the planted truth."""
-    rng = np.random.default_rng(seed)
-    exact_count = round(TICKET_COUNT * EXACT_COPY_SHARE)
-    near_count = round(TICKET_COUNT * NEAR_COPY_SHARE)
-    original_count = TICKET_COUNT - exact_count - near_count
+def sample_tickets(world: World, rng: np.random.Generator, count: int, mix: str = "training") -> pd.DataFrame:
+    """Fresh original tickets from `world` (no copies, no split): text, channel, first-pass label, true intent.
 
-    true_label = rng.choice(INTENTS, size=original_count, p=INTENT_SHARE)
-    channel = rng.choice(CHANNELS, size=original_count, p=TRAINING_CHANNEL_SHARE)
-    text = [_ticket_text(rng, intent, ch) for intent, ch in zip(true_label, channel)]
-    given_label = _flip_labels(rng, true_label)
+    `mix` is "training" (channels as in the labelled data) or "production" (as in today's traffic).
+    """
+    shares = world.training_channel_share if mix == "training" else world.production_channel_share
+    true_label = rng.choice(INTENTS, size=count, p=INTENT_SHARE)
+    channel = rng.choice(CHANNELS, size=count, p=np.array([shares[c] for c in CHANNELS]) / sum(shares.values()))
+    text = [_ticket_text(rng, world, intent, ch) for intent, ch in zip(true_label, channel)]
+    return pd.DataFrame({"text": text, "channel": channel, "label": _flip_labels(rng, world, true_label),
+                         "true_label": true_label})
+
+
+def draw(world: World, rng: np.random.Generator, ticket_count: int = TICKET_COUNT
+         ) -> tuple[dict[str, pd.DataFrame], SupportTicketsTruth]:
+    """One export from `world`: the three module 02 tables and the planted truth behind them."""
+    exact_count = round(ticket_count * world.exact_copy_share)
+    near_count = round(ticket_count * world.near_copy_share)
+    original_count = ticket_count - exact_count - near_count
+
+    originals = sample_tickets(world, rng, original_count)
+    true_label, channel, given_label = (originals[c].to_numpy() for c in ("true_label", "channel", "label"))
+    text = originals["text"].tolist()
 
     # Copies: a ticket pulled twice from the helpdesk, or re-sent by the customer with a small change.
     source = rng.integers(0, original_count, size=exact_count + near_count)
@@ -364,42 +438,55 @@ def generate(seed: int = CANONICAL_SEED) -> tuple[dict[str, pd.DataFrame], Suppo
     all_kind = np.concatenate([np.array(["original"] * original_count), kind])
     all_source = np.concatenate([np.full(original_count, -1), source])
 
-    order = rng.permutation(TICKET_COUNT)  # shuffle, so copies sit anywhere; ticket ids follow the new order
-    position_of = np.empty(TICKET_COUNT, dtype=int)
-    position_of[order] = np.arange(TICKET_COUNT)
+    order = rng.permutation(ticket_count)  # shuffle, so copies sit anywhere; ticket ids follow the new order
+    position_of = np.empty(ticket_count, dtype=int)
+    position_of[order] = np.arange(ticket_count)
     rows = rows.iloc[order].reset_index(drop=True)
     true_sorted, kind_sorted = all_true[order], all_kind[order]
     copy_of = np.where(all_source[order] >= 0, position_of[np.maximum(all_source[order], 0)], -1)
-    split = np.where(rng.random(TICKET_COUNT) < TEST_SHARE, "test", "train")
+    split = np.where(rng.random(ticket_count) < TEST_SHARE, "test", "train")
 
-    root = np.where(copy_of >= 0, copy_of, np.arange(TICKET_COUNT))
+    root = np.where(copy_of >= 0, copy_of, np.arange(ticket_count))
     train_roots = set(root[split == "train"])
     leaked = (split == "test") & np.isin(root, list(train_roots))
 
     tickets = pd.DataFrame({
-        "ticket_id": [f"t{i:05d}" for i in range(1, TICKET_COUNT + 1)],
+        "ticket_id": [f"t{i:05d}" for i in range(1, ticket_count + 1)],
         "channel": rows["channel"].to_numpy(),
         "split": split,
         "text": rows["text"].to_numpy(),
         "label": rows["label"].to_numpy(),
     })
 
-    audited = np.sort(rng.choice(np.flatnonzero(split == "train"), size=AUDIT_SIZE, replace=False))
+    # The expert adjudicates every test ticket and a random sample of training tickets.
+    audited_train = rng.choice(np.flatnonzero(split == "train"), size=AUDIT_SIZE, replace=False)
+    audited = np.sort(np.concatenate([audited_train, np.flatnonzero(split == "test")]))
     audit_truth = true_sorted[audited]
     expert = audit_truth.copy()
-    slips = rng.random(AUDIT_SIZE) < EXPERT_ERROR_RATE
+    slips = rng.random(audited.size) < EXPERT_ERROR_RATE
     for row in np.flatnonzero(slips):
         expert[row] = _pick(rng, tuple(i for i in INTENTS if i != audit_truth[row]))
     audit = pd.DataFrame({"ticket_id": tickets["ticket_id"].to_numpy()[audited], "audit_label": expert})
 
-    production = pd.DataFrame({"channel": CHANNELS, "production_share": PRODUCTION_CHANNEL_SHARE})
+    production = pd.DataFrame({"channel": CHANNELS,
+                               "production_share": [world.production_channel_share[c] for c in CHANNELS]})
 
     truth = SupportTicketsTruth(
-        true_label=true_sorted, label_flipped=tickets["label"].to_numpy() != true_sorted, copy_of=copy_of,
-        copy_kind=kind_sorted, leaked=leaked, audit_true_label=audit_truth,
+        world=world, true_label=true_sorted, label_flipped=tickets["label"].to_numpy() != true_sorted,
+        copy_of=copy_of, copy_kind=kind_sorted, leaked=leaked, audit_true_label=audit_truth,
     )
     return {"support_tickets": tickets, "support_tickets_audit": audit,
             "support_tickets_production_mix": production}, truth
+
+
+def generate(seed: int = CANONICAL_SEED) -> tuple[dict[str, pd.DataFrame], SupportTicketsTruth]:
+    """Build the three module 02 tables from a seed (the canonical draw from its world), with the planted truth."""
+    return draw(world(seed), np.random.default_rng([seed, 1]))
+
+
+def fresh_draw(seed: int, number: int = 1) -> tuple[dict[str, pd.DataFrame], SupportTicketsTruth]:
+    """Another export from the world of `seed` (number 1, 2, ...): same plants, different tickets."""
+    return draw(world(seed), np.random.default_rng([seed, 1 + number]))
 
 
 FAMILY = DatasetFamily("support_tickets", generate, CANONICAL_SEED,

@@ -8,6 +8,7 @@ text-classification pipeline with its out-of-fold predicted probabilities.
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 import re
 from functools import lru_cache
@@ -20,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from aipmlab.course import Module
 from aipmlab.datasets.support_tickets import CHANNELS, INTENTS
 from aipmlab.exercises import checks
-from aipmlab.exercises.core import DataSource, Exercise, Incorrect, Written
+from aipmlab.exercises.core import DataSource, Exercise, Incorrect, Outcome, Written
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -29,11 +30,15 @@ FOLDS = 5                      # out-of-fold probabilities come from 5-fold cros
 CV_RANDOM_STATE = 0            # fixed fold assignment, so everyone gets the same probabilities
 MODEL_C = 5.0                  # inverse regularisation strength of the logistic regression
 CONFIDENCE_LEVEL = 0.95        # every interval in this module is a 95% interval
-RELABEL_MARGIN = 0.02          # the re-labelling sample must pin the error rate down to ± 2 points
+TARGET_ERROR_RATE = 0.04       # the re-labelling plan must bring the training label-error rate to 4% or less
+CHECK_MARGIN = 0.01            # the check after the fix pins the error rate down to ± 1 point
+READS_PER_HOUR = 60            # an expert re-reads about one ticket a minute
 UNDER_REPRESENTED_BELOW = 0.5  # a channel is under-represented below half its production share
+SHARE_TOLERANCE = 5e-4         # shares and rates: an answer rounded to 4 decimals passes, 0.1 point off fails
 
 __all__ = [
-    "CHANNELS", "CONFIDENCE_LEVEL", "INTENTS", "RELABEL_MARGIN", "UNDER_REPRESENTED_BELOW", "intent_model",
+    "CHANNELS", "CHECK_MARGIN", "CONFIDENCE_LEVEL", "INTENTS", "READS_PER_HOUR", "TARGET_ERROR_RATE",
+    "UNDER_REPRESENTED_BELOW", "intent_model",
     "near_duplicate_groups", "normalise_text", "one_word_variants", "out_of_fold_probabilities", "train_intent_model",
 ]
 
@@ -167,13 +172,13 @@ DUPLICATE_COUNTS = Exercise(
     key="duplicate_counts", number=1, title="How many tickets are copies?", points=2,
     expects="a dict with whole numbers for 'exact', 'formatting', 'small_edit' and 'distinct'",
     hints=(
-        "Work on the whole table, train and test together. An extra copy is every ticket of a group except its "
-        "first. `tickets['text'].duplicated().sum()` counts the extra exact copies.",
-        "Normalising makes more texts equal: `tickets['text'].map(normalise_text).nunique()` is the number of "
-        "different texts once case, spaces and punctuation are ignored. 'formatting' is how many fewer that is "
-        "than `tickets['text'].nunique()`.",
-        "`near_duplicate_groups(tickets['text'])` gives each ticket its group; 'distinct' is the number of "
-        "different groups, and 'small_edit' is how many fewer groups there are than normalised texts.",
+        "Work on the whole table, train and test together: a copy across the split is the one that hurts most. "
+        "A group of three identical tickets is one original and two extra copies; count the extras, which is "
+        "the number of tickets minus the number of different texts.",
+        "Each looser rule merges more tickets. Count the different texts under each rule in turn (as typed, then "
+        "normalised with `normalise_text`, then grouped with `near_duplicate_groups`); each level's count is how "
+        "many fewer there are than under the rule before, so no copy is counted twice.",
+        "'distinct' is what is left after the loosest rule: the number of different near-duplicate groups.",
     ),
     check_structure=_duplicates_structure, compare=_duplicates_compare,
 )
@@ -181,7 +186,8 @@ DUPLICATE_COUNTS = Exercise(
 
 # --- Exercise 2 --------------------------------------------------------------------------------
 
-LEAKAGE_KEYS = ("leaked", "leaked_share", "accuracy_reported", "accuracy_unleaked")
+LEAKAGE_KEYS = ("leaked", "leaked_share", "accuracy_reported", "accuracy_unleaked", "accuracy_adjudicated",
+                "adjudicated_ci_low", "adjudicated_ci_high")
 
 
 def _leakage_structure(answer: Any, data: DataSource) -> None:
@@ -195,27 +201,40 @@ def _leakage_structure(answer: Any, data: DataSource) -> None:
         checks.require_probability(answer[key], f"leakage_effect[{key!r}]", 2)
     if abs(float(answer["leaked_share"]) - leaked / test_count) > 1e-3:
         raise Incorrect("leaked_share should be the leaked test tickets as a share of all test tickets.", 1)
+    _check_interval(answer, "accuracy_adjudicated", "adjudicated_ci_low", "adjudicated_ci_high", "leakage_effect", 3)
 
 
 def _leakage_compare(answer: dict, expected: dict) -> None:
     checks.compare_values(answer, expected, {
         "leaked": ("'leaked' is off. A test ticket leaks when its near-duplicate group also holds a training "
                    "ticket: exact copies and near copies both count.", 1),
+    }, atol=0.5)
+    checks.compare_values(answer, expected, {
         "accuracy_reported": ("'accuracy_reported' is off: it is the share of all test tickets whose predicted "
                               "intent equals their label, for the model trained on the training split only.", 2),
         "accuracy_unleaked": ("'accuracy_unleaked' is off: the same accuracy, on the test tickets that do not "
                               "leak.", 2),
-    })
+        "accuracy_adjudicated": ("'accuracy_adjudicated' is off: on the test tickets that do not leak, the share "
+                                 "whose predicted intent equals the *expert's* label (audit_label).", 3),
+        "adjudicated_ci_low": ("The interval around 'accuracy_adjudicated' is off: a 95% Wilson interval on the "
+                               "unleaked test tickets.", 3),
+        "adjudicated_ci_high": ("The interval around 'accuracy_adjudicated' is off: a 95% Wilson interval on the "
+                                "unleaked test tickets.", 3),
+    }, atol=SHARE_TOLERANCE)
 
 
 LEAKAGE_EFFECT = Exercise(
-    key="leakage_effect", number=2, title="Train/test leakage and the reported accuracy", points=2,
-    expects="a dict with 'leaked' (a count), 'leaked_share', 'accuracy_reported' and 'accuracy_unleaked' (shares)",
+    key="leakage_effect", number=2, title="Leakage, wrong test labels and the honest accuracy", points=3,
+    expects="a dict with 'leaked' (a count), 'leaked_share', 'accuracy_reported', 'accuracy_unleaked', "
+            "'accuracy_adjudicated', 'adjudicated_ci_low' and 'adjudicated_ci_high' (shares)",
     hints=(
-        "Put the group of each ticket in a column. The groups that hold at least one training ticket are "
-        "`set(train['group'])`; a test ticket leaks when `test['group'].isin(...)` that set.",
-        "Accuracy is `(test['predicted'] == test['label']).mean()`. Compute it on every test ticket (what the "
-        "team reported), then on the test tickets that do not leak.",
+        "Put the group of each ticket in a column. Which groups hold at least one training ticket? A test ticket "
+        "leaks when its group is one of them.",
+        "Accuracy is the share of test tickets whose prediction equals their label. Compute it on every test "
+        "ticket (what the team reported), then on the test tickets that do not leak.",
+        "For the honest number, swap the first-pass label for the expert's: join `audit` on ticket_id, keep the "
+        "unleaked test tickets, and compare the prediction with `audit_label`. Its interval is a Wilson interval "
+        "on that many tickets (`proportion_confint(..., method='wilson')`).",
     ),
     check_structure=_leakage_structure, compare=_leakage_compare,
 )
@@ -262,9 +281,9 @@ CONFIDENT_JOINT = Exercise(
     key="confident_joint", number=3, title="The confident joint", points=3,
     expects="a DataFrame indexed by `given_label` with one column per intent, holding counts of training tickets",
     hints=(
-        "Thresholds first: for each intent j, t_j is the mean of `probs[j]` over the training tickets whose "
-        "label is j. With `probs` the out-of-fold probabilities, "
-        "`{j: probs.loc[train['label'].to_numpy() == j, j].mean() for j in INTENTS}` does it.",
+        "Thresholds first: for each intent j, t_j is how sure the model usually is when the label says j, that "
+        "is the mean of `probs[j]` over the training tickets *labelled* j (not over all tickets). Easy intents "
+        "get a high bar, confusable ones a lower one.",
         "A ticket confidently belongs to intent j when its probability for j is at least t_j. If several intents "
         "pass, keep the one with the largest probability; if none pass, the ticket is not counted. Then count "
         "tickets per (given label, confident intent): `pd.crosstab(...)`, reindexed so every intent appears as a "
@@ -339,9 +358,10 @@ LABEL_ISSUES = Exercise(
             "lowest self_confidence first",
     hints=(
         "Flag the training tickets you counted off the diagonal of the confident joint: those whose confident "
-        "intent is not their given label. suggested_label is that confident intent.",
-        "self_confidence is the predicted probability of the *given* label. Sort by it, ascending: "
-        "`.sort_values('self_confidence')`.",
+        "intent is not their given label. A ticket with no confident intent is not flagged, whatever the "
+        "model's top guess. suggested_label is that confident intent.",
+        "Which ticket should an expert read first? The one whose label the model believes least: rank by the "
+        "out-of-fold probability of the *given* label, lowest first.",
     ),
     check_structure=_issues_structure, compare=_issues_compare,
 )
@@ -353,21 +373,26 @@ AUDIT_KEYS = ("error_rate", "error_ci_low", "error_ci_high", "flagged_audited", 
               "precision_ci_low", "precision_ci_high")
 
 
+def _audited_training_count(data: DataSource) -> int:
+    audited = data.load("support_tickets_audit")["ticket_id"]
+    return int(_train(data)["ticket_id"].isin(audited).sum())
+
+
 def _audit_structure(answer: Any, data: DataSource) -> None:
     checks.require_mapping(answer, AUDIT_KEYS, "audit_estimates", 1)
-    audited = len(data.load("support_tickets_audit"))
+    audited = _audited_training_count(data)
     flagged = checks.require_whole_number(answer["flagged_audited"], "audit_estimates['flagged_audited']", hint=2)
     if flagged > audited:
-        raise Incorrect("audit_estimates['flagged_audited'] counts flagged tickets *in the audit sample*, so it "
-                        "cannot exceed the size of the audit.", 2)
+        raise Incorrect("audit_estimates['flagged_audited'] counts flagged tickets *in the audit sample of "
+                        "training tickets*, so it cannot exceed the size of that sample.", 2)
     _check_interval(answer, "error_rate", "error_ci_low", "error_ci_high", "audit_estimates", 1)
     _check_interval(answer, "flagged_precision", "precision_ci_low", "precision_ci_high", "audit_estimates", 2)
 
 
 def _audit_compare(answer: dict, expected: dict) -> None:
     checks.compare_values(answer, expected, {
-        "error_rate": ("'error_rate' is off: it is the share of *all* audited tickets whose expert label differs "
-                       "from the given label.", 1),
+        "error_rate": ("'error_rate' is off: it is the share of the audited *training* tickets whose expert "
+                       "label differs from the given label (the test tickets were all adjudicated, not sampled).", 1),
         "error_ci_low": ("The interval around 'error_rate' is off. Use a 95% Wilson interval "
                          "(method='wilson').", 1),
         "error_ci_high": ("The interval around 'error_rate' is off. Use a 95% Wilson interval "
@@ -387,9 +412,9 @@ AUDIT_ESTIMATES = Exercise(
     key="audit_estimates", number=5, title="What the expert audit says", points=3,
     expects=f"a dict with keys {', '.join(repr(k) for k in AUDIT_KEYS)}",
     hints=(
-        "Join the audit to the tickets on ticket_id. A label is wrong when `audit_label != label`. The error "
-        "rate is that share over the whole audit sample, because the sample was drawn at random; its interval "
-        "is `proportion_confint(wrong, audited, alpha=0.05, method='wilson')`.",
+        "Join the audit to the tickets on ticket_id and keep the training tickets: those 400 were drawn at random. "
+        "A label is wrong when `audit_label != label`. Why may that share stand for the whole training split, and "
+        "how sure can 400 tickets make you? `proportion_confint(wrong, audited, alpha=0.05, method='wilson')`.",
         "Precision of the flagged set: keep the audited tickets that are in `label_issues.index`; "
         "flagged_audited is how many there are, flagged_precision the share of them whose label is wrong, with "
         "its own Wilson interval.",
@@ -400,38 +425,106 @@ AUDIT_ESTIMATES = Exercise(
 
 # --- Exercise 6 --------------------------------------------------------------------------------
 
-SAMPLE_SIZE_KEYS = ("planning_rate", "n_planned", "n_conservative")
+PLAN_KEYS = ("queue_recall", "rate_after_queue", "plan", "n_check")
+PLANS = ("queue", "all")
 
 
-def _sample_size_structure(answer: Any, data: DataSource) -> None:
-    checks.require_mapping(answer, SAMPLE_SIZE_KEYS, "relabel_sample_size", 1)
-    checks.require_probability(answer["planning_rate"], "relabel_sample_size['planning_rate']", 1)
-    for key in ("n_planned", "n_conservative"):
-        value = checks.require_number(answer[key], f"relabel_sample_size[{key!r}]", 1, None, 2)
-        if not float(value).is_integer():
-            raise Incorrect(f"relabel_sample_size[{key!r}] is a number of tickets: round it *up* to a whole "
-                            f"number (`math.ceil`), so the margin is met.", 2)
+def cochran_sample_size(rate: float, margin: float, population: int, level: float = CONFIDENCE_LEVEL) -> int:
+    """Tickets to sample to estimate `rate` to ± `margin`, with the finite-population correction (Cochran, 1977)."""
+    from scipy.stats import norm
+
+    z = norm.ppf(1 - (1 - level) / 2)
+    n0 = z ** 2 * rate * (1 - rate) / margin ** 2
+    return math.ceil(n0 / (1 + (n0 - 1) / population))
 
 
-def _sample_size_compare(answer: dict, expected: dict) -> None:
+def _plan_structure(answer: Any, data: DataSource) -> None:
+    checks.require_mapping(answer, PLAN_KEYS, "relabel_plan", 1)
+    recall = checks.require_probability(answer["queue_recall"], "relabel_plan['queue_recall']", 1)
+    after = checks.require_probability(answer["rate_after_queue"], "relabel_plan['rate_after_queue']", 2)
+    if answer["plan"] not in PLANS:
+        raise Incorrect("relabel_plan['plan'] should be the text 'queue' (re-label the flagged tickets) or 'all' "
+                        "(re-label every training ticket).", 2)
+    train_count = len(_train(data))
+    checks.require_whole_number(answer["n_check"], "relabel_plan['n_check']", low=1, hint=3)
+    if int(answer["n_check"]) > train_count:
+        raise Incorrect("relabel_plan['n_check'] is a sample of the training tickets, so it cannot exceed their "
+                        "number.", 3)
+    if recall == 1.0 and after > 0:
+        raise Incorrect("If the queue held every wrong label (recall 1), nothing would be left after it.", 2)
+
+
+def _plan_compare(answer: dict, expected: dict) -> None:
     checks.compare_values(answer, expected, {
-        "planning_rate": ("'planning_rate' is off: plan with the label-error rate the random audit measured.", 1),
-        "n_conservative": ("'n_conservative' is off: use p = 0.5, z for 95% (about 1.96, squared) and the margin "
-                           "as a share, RELABEL_MARGIN, then round up.", 2),
-        "n_planned": ("'n_planned' is off: same formula as n_conservative, with p = planning_rate.", 2),
+        "queue_recall": ("'queue_recall' is off: among the audited training tickets whose label is wrong, the "
+                         "share that the queue flagged. (Precision divides by the flagged tickets; recall by the "
+                         "wrong ones.)", 1),
+        "rate_after_queue": ("'rate_after_queue' is off: the labels the queue misses stay wrong, so the rate left "
+                             "is today's error rate times the share the queue misses.", 2),
+    }, atol=SHARE_TOLERANCE)
+    if answer["plan"] != expected["plan"]:
+        raise Incorrect("'plan' does not follow from your numbers: re-label the queue when the rate it leaves is "
+                        "at or below TARGET_ERROR_RATE, and everything otherwise.", 2)
+    checks.compare_values(answer, expected, {
+        "n_check": ("'n_check' is off: plan at p = TARGET_ERROR_RATE with margin CHECK_MARGIN, apply the "
+                    "finite-population correction for the training split to the unrounded n0, and round up only "
+                    "at the end.", 3),
     }, atol=0.5)
 
 
-RELABEL_SAMPLE_SIZE = Exercise(
-    key="relabel_sample_size", number=6, title="How many tickets to re-label?", points=2,
-    expects="a dict with 'planning_rate' (a share) and whole numbers 'n_planned' and 'n_conservative'",
+def deploy_relabel_plan(answer: Any, seed: int) -> Outcome:
+    """Run the plan on a fresh export from the same world: the labels left wrong, the expert reads, the regret."""
+    from aipmlab import answer_key
+    from aipmlab.datasets import support_tickets  # the simulator: absent from a take-home bundle
+
+    key = answer_key.load("m02_data_quality_audit")
+    if key is None:
+        raise ModuleNotFoundError("deploying needs the answer key's confident learning")
+    tables, truth = support_tickets.fresh_draw(seed)
+    is_train = (tables["support_tickets"]["split"] == "train").to_numpy()
+    train = tables["support_tickets"][is_train]
+    wrong = truth.label_flipped[is_train]
+    flagged = train["ticket_id"].isin(key.flagged_ticket_ids(train)).to_numpy()
+    train_count = len(train)
+    left = {"queue": float((wrong & ~flagged).mean()), "all": support_tickets.EXPERT_ERROR_RATE}
+    reads = {"queue": int(flagged.sum()), "all": train_count}
+    # A plan that misses the target has to be followed by a full pass before the data can be used.
+    cost = {plan: reads[plan] + (0 if left[plan] <= TARGET_ERROR_RATE else train_count) for plan in PLANS}
+    plan = answer["plan"]
+    best = min(PLANS, key=lambda p: (cost[p], p != plan))
+    verdict = "meets" if left[plan] <= TARGET_ERROR_RATE else "misses"
+    hours = (cost[plan] - cost[best]) / READS_PER_HOUR
+    summary = (f"On a fresh export of {train_count:,} training tickets from the same helpdesk, {wrong.mean():.1%} "
+               f"of labels were wrong. Re-labelling the flagged queue ({reads['queue']} tickets) would leave "
+               f"{left['queue']:.1%} wrong; re-labelling everything about {left['all']:.1%}. Your plan "
+               f"('{plan}') {verdict} the {TARGET_ERROR_RATE:.0%} target and costs {cost[plan]:,} expert reads"
+               + ("" if verdict == "meets" else " (a full pass has to follow)")
+               + f"; the best plan in hindsight ('{best}') costs {cost[best]:,}, so the regret is "
+               f"{cost[plan] - cost[best]:,} reads, about {hours:.0f} expert hours.")
+    table = pd.DataFrame({"expert_reads": reads, "labels_left_wrong": left,
+                          "meets_target": {p: left[p] <= TARGET_ERROR_RATE for p in PLANS},
+                          "cost_in_reads": cost}).rename_axis("plan")
+    return Outcome(decision=f"re-label '{plan}'", value=float(cost[plan]), best_value=float(cost[best]),
+                   unit="expert reads", higher_is_better=False, summary=summary, table=table)
+
+
+RELABEL_PLAN = Exercise(
+    key="relabel_plan", number=6, title="The re-labelling plan", points=3,
+    expects="a dict with 'queue_recall' and 'rate_after_queue' (shares), 'plan' ('queue' or 'all') and a whole "
+            "number 'n_check'",
     hints=(
-        "To estimate a rate p to within ± E with 95% confidence you need n = z² p (1 − p) / E² tickets, with "
-        "z = `scipy.stats.norm.ppf(0.975)` (about 1.96) and E = RELABEL_MARGIN as a share, not in points.",
-        "n_planned uses p = planning_rate (the audit's error rate); n_conservative uses p = 0.5, the value that "
-        "makes p (1 − p) largest. Round both up with `math.ceil`.",
+        "The audit is random, so it shows you the wrong labels the queue *misses* as well as the ones it finds. "
+        "Among the audited training tickets whose label is wrong, what share did the queue flag? That is the "
+        "queue's recall.",
+        "The wrong labels the queue misses stay wrong after an expert re-reads the queue. What error rate does "
+        "that leave, and is it under TARGET_ERROR_RATE? If it is, the queue is enough; if not, only a full pass "
+        "gets you there.",
+        "The check after the fix is a fresh random sample of training tickets. Size it with n0 = z² p (1 − p) / E² "
+        "at p = TARGET_ERROR_RATE and E = CHECK_MARGIN. The training split is not much bigger than n0, so apply "
+        "the finite-population correction n = n0 / (1 + (n0 − 1) / N), N the number of training tickets, to "
+        "the unrounded n0, and round up only at the end.",
     ),
-    check_structure=_sample_size_structure, compare=_sample_size_compare,
+    check_structure=_plan_structure, compare=_plan_compare, deploy=deploy_relabel_plan,
 )
 
 
@@ -467,9 +560,9 @@ SLICE_MIX = Exercise(
     key="slice_mix", number=7, title="Does the training data look like production?", points=2,
     expects="a DataFrame indexed by `channel` with columns train_share, production_share, ratio, under_represented",
     hints=(
-        "train_share is each channel's share of the tickets in the *training* split: "
-        "`train['channel'].value_counts(normalize=True)`. production_share comes from the production mix "
-        "table. ratio = train_share / production_share.",
+        "train_share is each channel's share of the tickets in the *training* split (the data the model learns "
+        "from), production_share comes from the production mix table, and ratio = train_share / "
+        "production_share: 1 means the same proportion as production.",
         "A channel is under-represented when its training share is below UNDER_REPRESENTED_BELOW (one half) of "
         "its production share, that is when ratio < UNDER_REPRESENTED_BELOW.",
     ),
@@ -477,10 +570,56 @@ SLICE_MIX = Exercise(
 )
 
 
-# --- Exercise 8 --------------------------------------------------------------------------------
+# --- Exercises 8 and 9: written answers -------------------------------------------------------
+
+FIGURE = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(%?)")
+
+
+def _own_figures(data: DataSource) -> tuple[set[int], set[float]]:
+    """Counts and percentages a learner's own audit produces (not the sizes the notebook states)."""
+    return _own_figures_for_seed(data.seed)
+
+
+@lru_cache(maxsize=4)
+def _own_figures_for_seed(seed: int | None) -> tuple[set[int], set[float]]:
+    data = DataSource(seed)
+    tickets = _tickets(data)
+    group = near_duplicate_groups(tickets["text"])
+    split = tickets["split"].to_numpy()
+    train_groups = set(group[split == "train"])
+    leaked = int((group[split == "test"].isin(train_groups)).sum())
+    texts, normalised = tickets["text"].nunique(), tickets["text"].map(normalise_text).nunique()
+    counts = {leaked, len(tickets) - texts, texts - normalised, normalised - group.nunique(),
+              len(tickets) - group.nunique(), group.nunique(), int((split == "train").sum()),
+              int((split == "test").sum())}
+    audit = data.load("support_tickets_audit").merge(tickets[split == "train"], on="ticket_id")
+    wrong = audit["audit_label"] != audit["label"]
+    counts.add(int(wrong.sum()))
+    shares = (float(wrong.mean()), leaked / max(1, int((split == "test").sum())))
+    percents = {round(100 * share, digits) for share in shares for digits in (0, 1)}
+    return counts, percents
+
+
+def _grounded(answer: str, data: DataSource, name: str, min_sentences: int, min_figures: int) -> None:
+    """Written in sentences, and quoting figures that the learner's own data gives: not a keyword list."""
+    sentences = [part for part in re.split(r"[.!?;:]\s+|\n\s*\n", answer.strip()) if len(part.split()) >= 5]
+    if len(sentences) < min_sentences:
+        raise Incorrect(f"{name} should be written in sentences a reviewer can follow: at least {min_sentences} "
+                        f"sentences of five words or more.", 1)
+    counts, percents = _own_figures(data)
+    found = set()
+    for number, percent in FIGURE.findall(answer):
+        value = float(number.replace(",", ""))
+        if (percent and value in percents) or (not percent and value.is_integer() and int(value) in counts):
+            found.add((value, percent))
+    if len(found) < min_figures:
+        raise Incorrect(f"{name} should quote at least {min_figures} figures from your own results (counts of "
+                        f"copies or leaked tickets, the audited error rate in %, ...), as your analysis printed "
+                        f"them.", 2)
+
 
 DATASHEET_WRITTEN = Written(
-    manual_points=4, min_words=80,
+    manual_points=6, min_words=80,
     must_mention=(("duplicate", "leak"), ("label",), ("interval", "margin", "±")),
 )
 
@@ -493,16 +632,16 @@ DATASHEET_ENTRIES = Exercise(
         "what leaks, how many labels are wrong (with the interval) and where; Collection and labelling — how the "
         "labels were made and how the audit was drawn; Known limits and uses — what the mix of channels means "
         "for how the model will do in production.",
-        "Give every claim a number from your analysis, and say how sure you are: the audit is a sample.",
+        "Give every claim a number from your analysis, and say how sure you are: the audit is a sample. Say what "
+        "the data shows and no more: the confident joint shows where disputes sit, not why.",
     ),
+    check_structure=lambda answer, data: _grounded(answer, data, "datasheet_entries", 5, 3),
     written=DATASHEET_WRITTEN,
 )
 
 
-# --- Exercise 9 --------------------------------------------------------------------------------
-
 DECISION_WRITTEN = Written(
-    manual_points=3, min_words=50,
+    manual_points=6, min_words=60,
     must_mention=(("drop", "dedup", "remove", "relabel", "re-label", "fix", "collect"),),
 )
 
@@ -513,8 +652,11 @@ NEXT_RUN_DECISION = Exercise(
     hints=(
         "Pick what to fix first and say why with a number: what it does to the accuracy the team reports, to "
         "the labels the model learns from, or to the users it will serve. Say what you will not fix yet.",
-        "A good decision also says how you will know it worked: which number you will measure after the fix.",
+        "A good decision also says how you will know it worked: which number you will measure after the fix, on "
+        "how many tickets, and what result counts as success. Two point estimates differing is not a result; "
+        "think about intervals.",
     ),
+    check_structure=lambda answer, data: _grounded(answer, data, "next_run_decision", 4, 2),
     written=DECISION_WRITTEN,
 )
 
@@ -523,8 +665,8 @@ MODULE = Module(
     slug="02-data-quality-audit",
     title="Data quality audit",
     purpose="Audit the training data of a support-ticket classifier and say, with numbers, whether to trust it.",
-    minutes=90,
+    minutes=150,
     tables=("support_tickets", "support_tickets_audit", "support_tickets_production_mix"),
-    exercises=(DUPLICATE_COUNTS, LEAKAGE_EFFECT, CONFIDENT_JOINT, LABEL_ISSUES, AUDIT_ESTIMATES, RELABEL_SAMPLE_SIZE,
+    exercises=(DUPLICATE_COUNTS, LEAKAGE_EFFECT, CONFIDENT_JOINT, LABEL_ISSUES, AUDIT_ESTIMATES, RELABEL_PLAN,
                SLICE_MIX, DATASHEET_ENTRIES, NEXT_RUN_DECISION),
 )

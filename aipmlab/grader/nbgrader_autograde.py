@@ -10,6 +10,7 @@ The outputs carry the learner-facing message only: no kit paths, no reference va
 from __future__ import annotations
 
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +51,27 @@ class EngineAutograde(NbGraderPreprocessor):
                       result.status, result.points, result.max_points, f" ({result.reason})" if result.reason else "")
         verdicts = {check_cell_id(exercise.key): exercise for exercise in result.exercises}
         note = "" if result.status == "graded" else f" (Grading note: {result.reason})"
+        rubrics = _rubrics(module)
         for cell in nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if cell.cell_type == "code":
                 cell.outputs = []
                 cell.execution_count = None
                 if grade_id in verdicts:
-                    cell.outputs = [_verdict_output(verdicts[grade_id], note)]
+                    verdict = verdicts[grade_id]
+                    cell.outputs = [_verdict_output(verdict, note)]
+                    if verdict.key in rubrics:  # the reviewer scores the written answer just above by this
+                        cell.outputs.append(nbformat.v4.new_output(
+                            "stream", name="stdout", text=f"\nRubric for the reviewer:\n{rubrics[verdict.key]}\n"))
         return nb, resources
+
+
+def _rubrics(module: Any) -> dict[str, str]:
+    """Each written exercise's rubric as text, from the answer key on the grader's machine."""
+    from aipmlab import answer_key
+
+    key = answer_key.load(module.code_name)
+    return {name: rubric.as_text() for name, rubric in getattr(key, "RUBRICS", {}).items()} if key else {}
 
 
 def _safe_id(student: str, assignment: str) -> str:
@@ -77,4 +91,5 @@ def _verdict_output(exercise: Any, note: str) -> Any:
                                       text=f"✎ {label}: ready for review. {exercise.message}{note}\n")
     name = _ERROR_NAMES.get(exercise.state, "IncorrectAnswer")
     message = f"{label}: {exercise.state}. {exercise.message}{note}"
-    return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
+    lines = textwrap.wrap(f"{name}: {message}", 96)  # feedback HTML does not wrap a traceback line
+    return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=lines)

@@ -10,7 +10,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from aipmlab import answer_key
 from aipmlab.exercises.m02_data_quality_audit import (
-    INTENTS, RELABEL_MARGIN, near_duplicate_groups, normalise_text, out_of_fold_probabilities, train_intent_model,
+    CHECK_MARGIN, INTENTS, TARGET_ERROR_RATE, near_duplicate_groups, normalise_text, out_of_fold_probabilities,
+    train_intent_model,
 )
 
 
@@ -58,7 +59,7 @@ def _no_normalising(data) -> dict:
 # --- Exercise 2 --------------------------------------------------------------------------------
 
 def _leakage(data, exact_only: bool = False, share_of_all: bool = False, trained_on_all: bool = False,
-             swap: bool = False, scale: float = 1.0) -> dict:
+             swap: bool = False, scale: float = 1.0, adjudicated: str = "unleaked", interval: str = "wilson") -> dict:
     tickets = _tickets(data)
     train, test = tickets[tickets["split"] == "train"], tickets[tickets["split"] == "test"]
     fitted_on = tickets if trained_on_all else train
@@ -66,9 +67,23 @@ def _leakage(data, exact_only: bool = False, share_of_all: bool = False, trained
     correct = pd.Series(predicted == test["label"].to_numpy(), index=test.index)
     leaked = test["text"].isin(set(train["text"])) if exact_only else test["group"].isin(set(train["group"]))
     unleaked_accuracy = correct[leaked].mean() if swap else correct[~leaked].mean()
+    expert = test.assign(predicted=predicted).merge(data.load("support_tickets_audit"), on="ticket_id")
+    expert_leaked = expert["group"].isin(set(train["group"]))
+    scored = {"unleaked": expert[~expert_leaked], "all": expert}[adjudicated]
+    right = scored["predicted"] == scored["audit_label"]
+    low, high = proportion_confint(int(right.sum()), len(right), alpha=0.05, method=interval)
+    rate = float(right.mean())
     return {"leaked": int(leaked.sum()),
             "leaked_share": scale * leaked.sum() / (len(tickets) if share_of_all else len(test)),
-            "accuracy_reported": scale * correct.mean(), "accuracy_unleaked": scale * unleaked_accuracy}
+            "accuracy_reported": scale * correct.mean(), "accuracy_unleaked": scale * unleaked_accuracy,
+            "accuracy_adjudicated": scale * rate, "adjudicated_ci_low": scale * min(max(0.0, low), rate),
+            "adjudicated_ci_high": scale * max(min(1.0, high), rate)}
+
+
+def _leakage_rounded(data, decimals: int) -> dict:
+    """The right answer, with every share rounded: 4 decimals is accepted, 2 is a material error."""
+    answer = _key().leakage_effect(data)
+    return {key: round(value, decimals) if isinstance(value, float) else value for key, value in answer.items()}
 
 
 # --- Exercises 3 and 4 -------------------------------------------------------------------------
@@ -127,9 +142,10 @@ def _issues(data, argmax_only: bool = False, descending: bool = False, score: st
 # --- Exercise 5 --------------------------------------------------------------------------------
 
 def _audit(data, method: str = "wilson", alpha: float = 0.05, recall_for_precision: bool = False,
-           rate_from_flagged: bool = False, unaudited_as_correct: bool = False) -> dict:
+           rate_from_flagged: bool = False, unaudited_as_correct: bool = False, whole_audit: bool = False) -> dict:
     tickets = data.load("support_tickets")
-    audit = data.load("support_tickets_audit").merge(tickets, on="ticket_id")
+    pool = tickets if whole_audit else tickets[tickets["split"] == "train"]
+    audit = data.load("support_tickets_audit").merge(pool, on="ticket_id")
     audit["wrong"] = audit["audit_label"] != audit["label"]
     issues = _key().label_issues(data)
     audit["flagged"] = audit["ticket_id"].isin(issues.index)
@@ -157,16 +173,34 @@ def _audit(data, method: str = "wilson", alpha: float = 0.05, recall_for_precisi
 
 # --- Exercise 6 --------------------------------------------------------------------------------
 
-def _sample_size(data, z: float = 1.959964, margin: float = RELABEL_MARGIN, square_z: bool = True,
-                 rounding=math.ceil, planned_rate: str = "audit") -> dict:
-    estimates = _key().audit_estimates(data)
-    rate = {"audit": estimates["error_rate"], "precision": estimates["flagged_precision"], "half": 0.5}[planned_rate]
-    factor = z ** 2 if square_z else z
+def _plan(data, recall_from: str = "audit", population: str = "train", correction: bool = True,
+          planning_rate: str = "target", plan: str | None = None, after: str = "missed", z: float = 1.959964,
+          margin: float = CHECK_MARGIN, rounding=math.ceil) -> dict:
+    key = _key()
+    estimates = key.audit_estimates(data)
+    tickets = data.load("support_tickets")
+    train = tickets[tickets["split"] == "train"]
+    audit = data.load("support_tickets_audit").merge(train, on="ticket_id")
+    audit["wrong"] = audit["audit_label"] != audit["label"]
+    audit["flagged"] = audit["ticket_id"].isin(key.label_issues(data).index)
+    recall = {"audit": audit.loc[audit["wrong"], "flagged"].mean(),
+              "precision": estimates["flagged_precision"],  # precision reported as recall
+              "queue_share": len(key.label_issues(data)) / len(train)}[recall_from]
+    rate = estimates["error_rate"]
+    left = {"missed": rate * (1 - recall), "caught": rate * recall}[after]
+    p = {"target": TARGET_ERROR_RATE, "audit": rate, "half": 0.5}[planning_rate]
+    n0 = z ** 2 * p * (1 - p) / margin ** 2
+    size = {"train": len(train), "all": len(tickets)}[population]
+    n = n0 / (1 + (n0 - 1) / size) if correction else n0
+    chosen = plan or ("queue" if left <= TARGET_ERROR_RATE else "all")
+    return {"queue_recall": float(recall), "rate_after_queue": float(left), "plan": chosen,
+            "n_check": int(min(len(train), max(1, rounding(n))))}
 
-    def n(p):
-        return max(1, rounding(factor * p * (1 - p) / margin ** 2))
 
-    return {"planning_rate": rate, "n_planned": n(rate), "n_conservative": n(0.5)}
+def _plan_rounded(data, decimals: int) -> dict:
+    answer = _key().relabel_plan(data)
+    return {**answer, "queue_recall": round(answer["queue_recall"], decimals),
+            "rate_after_queue": round(answer["rate_after_queue"], decimals)}
 
 
 # --- Exercise 7 --------------------------------------------------------------------------------
@@ -196,6 +230,9 @@ KNOWN_WRONG = {
         "model trained on train and test together": lambda d: _leakage(d, trained_on_all=True),
         "accuracy on the leaked tickets reported as unleaked": lambda d: _leakage(d, swap=True),
         "percentages instead of shares": lambda d: _leakage(d, scale=100.0),
+        "adjudicated accuracy on every test ticket, leaked ones included": lambda d: _leakage(d, adjudicated="all"),
+        "normal (Wald) interval on the adjudicated accuracy": lambda d: _leakage(d, interval="normal"),
+        "shares rounded to 2 decimals": lambda d: _leakage_rounded(d, 2),
     },
     "confident_joint": {
         "one threshold of 0.5 for every intent": lambda d: _joint(d, thresholds="fixed"),
@@ -219,15 +256,22 @@ KNOWN_WRONG = {
         "recall of the flagged set reported as its precision": lambda d: _audit(d, recall_for_precision=True),
         "error rate measured on the flagged tickets only": lambda d: _audit(d, rate_from_flagged=True),
         "unaudited flagged tickets counted as correct labels": lambda d: _audit(d, unaudited_as_correct=True),
+        "error rate over the whole audit, adjudicated test tickets included": lambda d: _audit(d, whole_audit=True),
     },
-    "relabel_sample_size": {
-        "z for 90% confidence": lambda d: _sample_size(d, z=1.644854),
-        "z not squared": lambda d: _sample_size(d, square_z=False),
-        "margin taken as the full width of the interval": lambda d: _sample_size(d, margin=2 * RELABEL_MARGIN),
-        "margin in points (2) instead of a share": lambda d: _sample_size(d, margin=100 * RELABEL_MARGIN),
-        "rounded down": lambda d: _sample_size(d, rounding=math.floor),
-        "planned with the flagged set's precision": lambda d: _sample_size(d, planned_rate="precision"),
-        "planned with p = 0.5 throughout": lambda d: _sample_size(d, planned_rate="half"),
+    "relabel_plan": {
+        "the flagged set's precision reported as the queue's recall": lambda d: _plan(d, recall_from="precision"),
+        "the queue's share of the training split taken as its recall": lambda d: _plan(d, recall_from="queue_share"),
+        "rate left computed from the errors the queue catches": lambda d: _plan(d, after="caught"),
+        "no finite-population correction": lambda d: _plan(d, correction=False),
+        "finite-population correction over all tickets, not the training split": lambda d: _plan(d, population="all"),
+        "check planned at the audit's error rate, not the target": lambda d: _plan(d, planning_rate="audit"),
+        "check planned at p = 0.5": lambda d: _plan(d, planning_rate="half"),
+        "z for 90% confidence": lambda d: _plan(d, z=1.644854),
+        "margin of 2 points, not 1": lambda d: _plan(d, margin=2 * CHECK_MARGIN),
+        "rounded down": lambda d: _plan(d, rounding=math.floor),
+        "everything re-labelled although the queue is enough": lambda d: _plan(d, plan="all"),
+        "shares rounded to 2 decimals": lambda d: _plan_rounded(d, 2),
+        "plan given as 'flagged' instead of 'queue'": lambda d: _plan(d, plan="flagged"),
     },
     "slice_mix": {
         "shares of all tickets, not of the training split": lambda d: _mix(d, all_splits=True),
@@ -242,11 +286,20 @@ KNOWN_WRONG = {
                                           "and the channel interval is unclear."] * 6),
         "no uncertainty on any rate": lambda d: " ".join(["About 8% of labels are wrong and 9% of tickets are "
                                                           "duplicates; refund and billing are mixed up."] * 6),
+        "keyword salad with made-up figures": lambda d: ("duplicate leak label interval margin ± channel audit "
+                                                         "expert refund billing 12% 3.4% 77 " * 8),
+        "fluent sentences whose figures are not in the data": lambda d: " ".join([
+            "The export holds 512 duplicate tickets and 97 of them leak into the test split.",
+            "An expert found 6.5% of training labels wrong, with a 95% interval of 4.1% to 9.0%.",
+            "Most disputes sit between two intents and the channel mix is far from production's.",
+            "The data is fit for training once the copies are gone and the labels re-checked."] * 2),
     },
     "next_run_decision": {
         "placeholder text": lambda d: "YOUR ANSWER HERE",
         "one line": lambda d: "Re-label the 33 flagged tickets first.",
         "no figures": lambda d: " ".join(["We should deduplicate and re-label the confusing tickets."] * 8),
         "no action named": lambda d: " ".join(["The model looks 2 points better than it is because of leakage."] * 6),
+        "keyword salad with made-up figures": lambda d: ("dedup relabel fix collect interval target 4% 1010 386 "
+                                                         "queue recall " * 8),
     },
 }
