@@ -165,7 +165,8 @@ class Lab:
 
 
 def _show_stub_plainly() -> None:
-    """In a notebook, an untouched answer cell echoes a short note instead of the bare word `Ellipsis`."""
+    """In a notebook, an untouched answer cell echoes a short note instead of the bare word `Ellipsis`, and
+    numpy numbers inside a displayed answer read as plain numbers (0.55, not np.float64(0.55))."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -175,6 +176,11 @@ def _show_stub_plainly() -> None:
         plain = shell.display_formatter.formatters["text/plain"]
         note = lambda _value, printer, _cycle: printer.text("... (not answered yet)")  # noqa: E731
         plain.singleton_printers[id(Ellipsis)] = note  # Ellipsis is printed as a singleton, not by its type
+        import numpy as np
+
+        concrete = [(np.float64, float), (np.float32, float), (np.int64, int), (np.int32, int), (np.bool_, bool)]
+        for kind, plain_kind in concrete:  # each numpy type has its own __repr__, so register each by name
+            plain.for_type(kind, lambda value, printer, _cycle, as_plain=plain_kind: printer.text(repr(as_plain(value))))
 
 
 def worked_solution(module: course.Module, key: str) -> str:

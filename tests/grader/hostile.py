@@ -159,9 +159,11 @@ def cases(course_dir: Path, results_dir: Path) -> list[Case]:
 
     garbage = {"language_mix": GARBAGE_00}
     return [
-        Case("controls/m00-solution", M00, variant(M00, "solutions"), at_most=1, at_least=1),
+        Case("controls/m00-solution", M00, variant(M00, "solutions"), at_most=M00.autograded_points,
+             at_least=M00.autograded_points),
         Case("controls/m00-release", M00, variant(M00), at_most=0),
-        Case("controls/m01-solution", M01, variant(M01, "solutions"), at_most=12, at_least=12),
+        Case("controls/m01-solution", M01, variant(M01, "solutions"), at_most=M01.autograded_points,
+             at_least=M01.autograded_points),
         Case("controls/m01-release", M01, variant(M01), at_most=0),
         Case("patch/check", M00, variant(M00, answers=garbage, after_setup=(PATCH_CHECK,)), at_most=0),
         Case("patch/judge", M00, variant(M00, answers=garbage, after_setup=(PATCH_JUDGE,)), at_most=0),
