@@ -47,7 +47,9 @@ def learner_lab(tmp_path_factory):
     browser = chromium_path()
     folder = tmp_path_factory.mktemp("learner")
     port = free_port()
-    env = dict(os.environ, AIPMLAB_WORKSPACE=str(folder / "my-work"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"))
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIPMLAB_", "JUPYTER_", "PYTEST_"))}
+    env = dict(inherited, AIPMLAB_WORKSPACE=str(folder / "my-work"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
+               JUPYTER_DATA_DIR=str(folder / "data"), HOME=str(folder))
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "tools" / "bootstrap.py"), "lab", "--no-browser", f"--port={port}",
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}"],
@@ -84,7 +86,13 @@ def test_module_00_opens_runs_a_check_and_shows_its_message(learner_lab):
         menu.first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         message = page.locator(".jp-OutputArea-output", has_text="not attempted yet")
-        message.first.wait_for(timeout=180_000)
+        try:
+            message.first.wait_for(timeout=180_000)
+        except Exception:
+            page.screenshot(path=str(folder / "module-00-failed.png"), full_page=False)
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            shown = " | ".join(errors.all_inner_texts())[:1500]
+            pytest.fail(f"no check message appeared; screenshot in {folder}; error outputs: {shown or 'none'}")
         message.first.scroll_into_view_if_needed()
         page.screenshot(path=str(folder / "module-00-check.png"), full_page=False)
         shown = message.first.inner_text()

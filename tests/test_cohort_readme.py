@@ -84,13 +84,18 @@ def cohort(tmp_path_factory):
 
 
 def answer_like_a_student(notebook_path: Path) -> None:
-    """A student who answers exercise 1 with the worked solution and leaves the rest."""
+    """A student who answers exercise 1 with the worked solution, writes the statement, and leaves the rest."""
+    from aipmlab import answer_key
+
+    statement = answer_key.strong_example(answer_key.load(course.module(ASSIGNMENT).code_name), "boundary_statement")
     source = nbformat.read(release.source_notebook_path(course.module(ASSIGNMENT)), as_version=4)
     worked = next(c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "overall_quality-answer")
     notebook = nbformat.read(notebook_path, as_version=4)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "overall_quality-answer":
             cell.source = worked.replace("### BEGIN SOLUTION\n", "").replace("### END SOLUTION\n", "")
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "boundary_statement-answer":
+            cell.source = f"boundary_statement = {statement!r}"
     nbformat.write(notebook, notebook_path)
 
 
@@ -125,8 +130,16 @@ def test_feedback_shows_messages_but_no_kit_code_paths_or_reference_values(cohor
     for student in (EXCHANGE_STUDENT, PLACED_STUDENT):
         html = (cohort["dir"] / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
         assert "not attempted" in html
-        assert str(paths.kit_root()) not in html and "aipmlab/" not in html and "Traceback" not in html
+        assert str(paths.kit_root()) not in html and "aipmlab/" not in html
+        assert "Traceback (most recent call last)" not in html and 'File "' not in html
         assert "answer_key" not in html and "BEGIN SOLUTION" not in html
+    from aipmlab import answer_key
+    from aipmlab.exercises.core import DataSource
+
+    reference = answer_key.load(course.module(ASSIGNMENT).code_name).overall_quality(DataSource())
+    html = (cohort["dir"] / "feedback" / PLACED_STUDENT / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    for value in (reference["good_rate"], reference["ci_low"], reference["ci_high"]):
+        assert f"{value:.4f}" not in html and f"{value:.1%}" not in html, "feedback reveals a reference value"
 
 
 def test_the_formgrader_shows_the_rubric_under_each_written_answer(cohort):
