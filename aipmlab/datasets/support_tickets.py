@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from aipmlab.datasets.family import DatasetFamily
+from aipmlab.datasets.ticket_vocabulary import CHANNELS, INTENTS  # noqa: F401 (re-exported)
 
 CANONICAL_SEED = 2024
 TICKET_COUNT = 4000
@@ -33,8 +34,6 @@ TEST_SHARE = 0.20            # rows put in the test split, at random
 AUDIT_SIZE = 400             # training tickets re-labelled by an expert, drawn at random
 EXPERT_ERROR_RATE = 0.005    # even the expert is wrong now and then
 
-INTENTS = ("account_access", "billing_question", "cancel_subscription", "delivery_status", "refund",
-           "technical_issue")
 INTENT_SHARE = (0.13, 0.17, 0.12, 0.20, 0.22, 0.16)
 # Pairs of intents a first-pass labeller can mix up; each world confuses one of them.
 CONFUSABLE_PAIRS = (("billing_question", "refund"), ("account_access", "technical_issue"),
@@ -43,7 +42,6 @@ PAIR_FLIP_RATE_RANGE = (0.14, 0.22)  # labels flipped to the other intent of the
 OTHER_FLIP_RATE = 0.01       # labels flipped to any other intent, for every intent
 CROSSOVER_RATE = 0.10        # pair tickets worded like the other intent: right label, misleading words
 
-CHANNELS = ("email", "web_form", "chat", "app", "social")
 # Two of the newer channels are thin in the labelled data and large in production; each world picks which.
 THIN_CANDIDATES = ("chat", "app", "social")
 CHANNEL_WEIGHT = {"email": 0.38, "web_form": 0.27, "chat": 0.20, "app": 0.20, "social": 0.20}  # labelled data

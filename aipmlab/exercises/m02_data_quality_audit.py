@@ -19,7 +19,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from aipmlab.course import Module
-from aipmlab.datasets.support_tickets import CHANNELS, INTENTS
+from aipmlab.datasets.ticket_vocabulary import CHANNELS, INTENTS
 from aipmlab.exercises import checks
 from aipmlab.exercises.core import DataSource, Exercise, Incorrect, Outcome, Written
 
