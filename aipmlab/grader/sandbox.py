@@ -61,6 +61,9 @@ def build_root(spec: dict) -> None:
     root = spec["root"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    # The private /tmp first: a kit or environment that lives under the host's /tmp is bound on top of it.
+    os.makedirs(root + "/tmp")
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mib']}m,mode=1777")
     for path in spec["readonly"]:
         if os.path.islink(path) and path.count("/") == 1:  # /bin -> usr/bin on merged-/usr systems
             os.symlink(os.readlink(path), root + path)
@@ -80,8 +83,6 @@ def build_root(spec: dict) -> None:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, root + "/dev/" + name)
-    os.makedirs(root + "/tmp")
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mib']}m,mode=1777")
     os.makedirs(root + WORK_IN_SANDBOX)
     _mount(spec["work"], root + WORK_IN_SANDBOX, None, MS_BIND)
     _mount(None, root + WORK_IN_SANDBOX, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV)
