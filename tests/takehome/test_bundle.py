@@ -195,19 +195,25 @@ def test_a_changed_canonical_file_is_refused_in_the_repository(tmp_path, monkeyp
         datasets._load_cached.cache_clear()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("number", ["00", "01"])
-def test_a_candidate_can_run_a_bundle_notebook_with_papermill(takehome, tmp_path, monkeypatch, number):
-    folder = Path(shutil.copytree(takehome["bundles"] / "cy", tmp_path / "cy"))
-    module = course.module(number)
+def run_worked_answers_in_bundle(folder: Path, module, tmp_path: Path, monkeypatch) -> str:
+    """Fill a bundle notebook with the worked answers, run it as a candidate would (only the bundle on the
+    path), and return what it printed."""
     handins.fill(folder / module.notebook_name, module)
     monkeypatch.delenv("AIPMLAB_HOME", raising=False)
     monkeypatch.setenv("PYTHONPATH", str(folder))
     executed = papermill.execute_notebook(
         str(folder / module.notebook_name), str(tmp_path / "ran.ipynb"), cwd=str(folder), kernel_name="python3",
         progress_bar=False, config=Config({"KernelManager": {"transport": "ipc", "ip": ipc_kernel_prefix()}}))
-    stdout = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                     if o.get("name") == "stdout")
+    return "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                   if o.get("name") == "stdout")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", ["00", "01"])
+def test_a_candidate_can_run_a_bundle_notebook_with_papermill(takehome, tmp_path, monkeypatch, number):
+    folder = Path(shutil.copytree(takehome["bundles"] / "cy", tmp_path / "cy"))
+    module = course.module(number)
+    stdout = run_worked_answers_in_bundle(folder, module, tmp_path, monkeypatch)
     assert stdout.count("its shape is right") == len(module.exercises)
     assert "correct," not in stdout and "/2 points" not in stdout
 
@@ -219,14 +225,7 @@ def test_modules_02_and_03_go_into_a_bundle_and_run_there(takehome, tmp_path, mo
     folder = Path(shutil.copytree(bundles[0].folder, tmp_path / "candidate"))
     assert not list(folder.rglob("support_tickets.py")) and not list(folder.rglob("annotation_pilot.py"))
     module = course.module("02")
-    handins.fill(folder / module.notebook_name, module)
-    monkeypatch.delenv("AIPMLAB_HOME", raising=False)
-    monkeypatch.setenv("PYTHONPATH", str(folder))
-    executed = papermill.execute_notebook(
-        str(folder / module.notebook_name), str(tmp_path / "ran.ipynb"), cwd=str(folder), kernel_name="python3",
-        progress_bar=False, config=Config({"KernelManager": {"transport": "ipc", "ip": ipc_kernel_prefix()}}))
-    stdout = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                     if o.get("name") == "stdout")
+    stdout = run_worked_answers_in_bundle(folder, module, tmp_path, monkeypatch)
     assert stdout.count("its shape is right") + stdout.count("ready for review") == len(module.exercises)
 
 
