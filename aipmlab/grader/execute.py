@@ -1,7 +1,7 @@
 """Run a submitted notebook in the sandbox process (see `sandbox`) and collect what it sends back.
 
 Where the machine allows it (Linux, as root, with util-linux `unshare`), the notebook runs in fresh
-mount, PID, network, IPC and UTS namespaces, chrooted into an allow-list root, as `nobody`. Elsewhere
+mount, PID, network, IPC and UTS namespaces, chrooted into an allow-list root, as a user id of its own (no account, no privileges). Elsewhere
 the best available is a separate process with a scrubbed environment and resource limits in a
 temporary folder; that is weaker, it says so, and the caller must accept it explicitly.
 """
@@ -27,8 +27,10 @@ from aipmlab.grader import extract
 from aipmlab.grader.engine import IsolationUnavailable, Limits
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+SANDBOX_UID_BASE, SANDBOX_UID_SPAN = 1_500_000_000, 100_000_000  # far above any real account's id
 SANDBOX_ENVIRONMENT = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+    "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "USER": "sandbox",
+    "LOGNAME": "sandbox",
     "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython",
     "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime", "JUPYTER_CONFIG_DIR": "/tmp/jupyter-config",
     "JUPYTER_DATA_DIR": "/tmp/jupyter-data", "JUPYTER_PLATFORM_DIRS": "1", "PYTHONDONTWRITEBYTECODE": "1",
@@ -75,7 +77,7 @@ def isolation(allow_unisolated: bool) -> Isolation:
     if namespaces_available():
         return Isolation(True, "separate mount, PID, network, IPC and UTS namespaces; chroot into an allow-list "
                                "root (system, Python, environment, aipmlab, public data; read-only); runs as "
-                               "nobody; no network; memory, CPU, file-size and process limits; wall-time limits")
+                               "an unprivileged user id of its own; no network; memory, CPU, file-size and process limits; wall-time limits")
     if not allow_unisolated:
         raise IsolationUnavailable(
             "This machine cannot isolate the notebook (it needs Linux, root and util-linux `unshare`). Grade "
@@ -124,16 +126,19 @@ def run(notebook: Any, keys: list[str], seed: int, limits: Limits, mode: Isolati
         (work / "home").mkdir()
         nbformat.write(parameterized, work / "submission.ipynb")
         nobody = pwd.getpwnam("nobody")
+        # In the sandbox each notebook runs as a user id of its own, unused by anyone else: the process
+        # limit then counts that notebook alone, so one submission's fork bomb cannot starve another's.
+        uid = gid = SANDBOX_UID_BASE + secrets.randbelow(SANDBOX_UID_SPAN) if mode.namespaces else nobody.pw_uid
         if mode.namespaces:
             for path in (work, work / "home", work / "submission.ipynb"):
-                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+                os.chown(path, uid, gid)
         nonce = secrets.token_hex(16)
         in_sandbox = mode.namespaces
         environment = dict(SANDBOX_ENVIRONMENT, HOME="/sandbox/home" if in_sandbox else str(work / "home"),
                            PYTHONPATH="/kit" if in_sandbox else str(Path(_kit_paths()["/kit/aipmlab"]).parent))
         spec = {"mode": "namespaces" if in_sandbox else "process", "root": str(root), "work": str(work),
                 "readonly": _readonly_paths(), "kit": _kit_paths(), "keys": keys, "nonce": nonce,
-                "notebook": "submission.ipynb", "uid": nobody.pw_uid, "gid": nobody.pw_gid, "tmp_mib": 512,
+                "notebook": "submission.ipynb", "uid": uid, "gid": gid, "tmp_mib": 512,
                 "environment": environment, "limits": {
                     "memory_mib": limits.memory_mib, "cpu_seconds": limits.cpu_seconds,
                     "cell_seconds": limits.cell_seconds, "output_kib": limits.output_kib}}

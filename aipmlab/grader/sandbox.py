@@ -1,4 +1,4 @@
-"""The sandbox process: build an allow-list root, drop to `nobody`, run the notebook, stream its answers.
+"""The sandbox process: build an allow-list root, drop to an unprivileged user id of its own, run the notebook, stream its answers.
 
 Run by `execute` as `unshare --mount --net --pid --ipc --uts --fork --kill-child python -m
 aipmlab.grader.sandbox SPEC`. It starts as root inside fresh namespaces, so its mounts are its own:
@@ -104,7 +104,7 @@ def apply_limits(limits: dict) -> None:
 
 
 def drop_privileges(uid: int, gid: int) -> None:
-    """Become `nobody` for good: no groups, no way back to root, no new privileges, not traceable by peers."""
+    """Become an unprivileged user for good: no groups, no way back to root, no new privileges, not traceable."""
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
