@@ -50,7 +50,7 @@ class Lab:
         self.module = course.module(module)
         self.data = DataSource(seed)
         self._references: dict[str, Any] = {}
-        _show_stub_plainly()
+        _plain_display()
 
     def __repr__(self) -> str:
         mode = "with answer key" if self.has_answer_key else "structure checks only (no answer key)"
@@ -109,7 +109,10 @@ class Lab:
         if verdict.state in (State.NOT_ATTEMPTED, State.INCORRECT):
             raise IncorrectAnswer(f"Exercise {exercise.number} ({key}) cannot be deployed yet. {verdict.message}")
         try:
-            outcome = exercise.deploy(decision, self.data.seed if self.data.seed is not None else self._canonical_seed)
+            from aipmlab import datasets
+
+            seed = self.data.seed if self.data.seed is not None else datasets.default_seed(self.module.tables[0])
+            outcome = exercise.deploy(decision, seed)
         except ModuleNotFoundError:
             print("Deploying needs the course's simulator, which this kit does not include.")
             return None
@@ -149,12 +152,6 @@ class Lab:
             return
         print(key_module.RUBRICS[key].as_text())
 
-    @property
-    def _canonical_seed(self) -> int:
-        from aipmlab import datasets
-
-        return datasets.family_of(self.module.tables[0]).canonical_seed
-
     def _reference(self, exercise: Exercise) -> tuple[bool, Any]:
         key_module = answer_key.load(self.module.code_name)
         if key_module is None or exercise.compare is None:
@@ -164,7 +161,7 @@ class Lab:
         return True, copy.deepcopy(self._references[exercise.key])
 
 
-def _show_stub_plainly() -> None:
+def _plain_display() -> None:
     """In a notebook, an untouched answer cell echoes a short note instead of the bare word `Ellipsis`, and
     numpy numbers inside a displayed answer read as plain numbers (0.55, not np.float64(0.55))."""
     try:

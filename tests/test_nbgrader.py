@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aipmlab import course, paths
-from tests.conftest import ipc_kernel_prefix
+from tests.conftest import ipc_kernel_prefix, write_course_config
 
 MODULES = course.modules()
 SOLVER, UNTOUCHED = "solver", "untouched"
@@ -34,12 +34,7 @@ def nbgrader(course_dir: Path, *arguments: str) -> None:
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory):
     course_dir = tmp_path_factory.mktemp("course")
-    (course_dir / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        f"load_subconfig({str(paths.grading_dir() / 'nbgrader_config.py')!r})\n"
-        f"c.CourseDirectory.root = {str(course_dir)!r}\n"
-        "c.KernelManager.transport = 'ipc'\n"
-        f"c.KernelManager.ip = {ipc_kernel_prefix()!r}\n")
+    write_course_config(course_dir, "c.KernelManager.transport = 'ipc'", f"c.KernelManager.ip = {ipc_kernel_prefix()!r}")
     shutil.copytree(paths.solutions_dir(), course_dir / "solutions")
     for module in MODULES:
         nbgrader(course_dir, "generate_assignment", module.slug, "--create", "--force")

@@ -87,7 +87,7 @@ def _engine_only(api, course_dir: Path, assignment: str, student: str, allow_uni
     notebook = course_dir / "submitted" / student / assignment / module.notebook_name
     if not notebook.exists():
         return CohortRow(student, "failed", 0, 0, f"no {module.notebook_name} was handed in.")
-    seed = datasets.family_of(module.tables[0]).canonical_seed
+    seed = datasets.default_seed(module.tables[0])
     result = grade_notebook(Submission(_safe_id(student, assignment), notebook, module.slug, seed),
                             allow_unisolated=allow_unisolated)
     verdicts = {check_cell_id(exercise.key): exercise for exercise in result.exercises}

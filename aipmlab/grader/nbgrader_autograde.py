@@ -40,7 +40,7 @@ class EngineAutograde(NbGraderPreprocessor):
 
         info = resources["nbgrader"]
         module = course.module(info["assignment"])
-        seed = self.seed if self.seed is not None else datasets.family_of(module.tables[0]).canonical_seed
+        seed = self.seed if self.seed is not None else datasets.default_seed(module.tables[0])
         limits = Limits(memory_mib=self.memory_mib, cell_seconds=self.cell_seconds, wall_seconds=self.wall_seconds)
         with tempfile.TemporaryDirectory(prefix="aipmlab-autograde-") as folder:
             copy = Path(folder) / f"{info['notebook']}.ipynb"

@@ -14,6 +14,7 @@ import pytest
 
 from aipmlab import paths
 from aipmlab.grader import cohort
+from tests.conftest import write_course_config
 from tests.grader.hostile import cases
 from tests.grader.test_engine import grader_files
 
@@ -34,12 +35,7 @@ def cohort_run(tmp_path_factory):
     from nbgrader.apps import NbGraderAPI  # noqa: F401 (fail early when nbgrader is missing)
 
     course_dir = tmp_path_factory.mktemp("cohort")
-    (course_dir / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        f"load_subconfig({str(paths.grading_dir() / 'nbgrader_config.py')!r})\n"
-        f"c.CourseDirectory.root = {str(course_dir)!r}\n"
-        "c.EngineAutograde.cell_seconds = 6\n"
-        "c.EngineAutograde.wall_seconds = 90\n")
+    write_course_config(course_dir, "c.EngineAutograde.cell_seconds = 6", "c.EngineAutograde.wall_seconds = 90")
     shutil.copytree(paths.solutions_dir(), course_dir / "solutions")
     chosen = [case for case in cases(course_dir, course_dir / "results") if case.name in CHOSEN]
     api = cohort._nbgrader_api(course_dir)
