@@ -45,6 +45,21 @@ def test_one_word_variants_cover_swaps_additions_and_removals():
     assert not base & one_word_variants("please send my parcel now")      # two words changed
 
 
+def test_the_fast_fold_search_gives_scikit_learns_folds(generated):
+    """The module's StratifiedGroupKFold, which weighs candidate folds all at once, splits exactly as
+    scikit-learn's does (a scikit-learn upgrade that changed its private fold search would show here)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from aipmlab.exercises.m02_data_quality_audit import CV_RANDOM_STATE, FOLDS, _stratified_group_folds
+
+    _seed, _tables, tickets, _truth = generated
+    train = tickets[tickets["split"] == "train"]
+    ours, theirs = (kind(n_splits=FOLDS, shuffle=True, random_state=CV_RANDOM_STATE).split(
+        train["text"], train["label"], groups=train["group"]) for kind in (_stratified_group_folds(), StratifiedGroupKFold))
+    for (_, our_test), (_, their_test) in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(our_test, their_test)
+
+
 def test_near_duplicate_groups_agree_with_a_brute_force_graph():
     """Pairwise rule on a subsample, grouped with scipy's connected components: the same partition."""
     from scipy.sparse import coo_matrix

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -478,7 +479,15 @@ def draw(world: World, rng: np.random.Generator, ticket_count: int = TICKET_COUN
 
 
 def generate(seed: int = CANONICAL_SEED) -> tuple[dict[str, pd.DataFrame], SupportTicketsTruth]:
-    """Build the three module 02 tables from a seed (the canonical draw from its world), with the planted truth."""
+    """Build the three module 02 tables from a seed (the canonical draw from its world), with the planted truth.
+
+    The tables are fresh copies on every call; the truth's arrays are shared between calls (read them only)."""
+    tables, truth = _canonical_draw(seed)
+    return {name: table.copy() for name, table in tables.items()}, truth
+
+
+@lru_cache(maxsize=4)
+def _canonical_draw(seed: int) -> tuple[dict[str, pd.DataFrame], SupportTicketsTruth]:
     return draw(world(seed), np.random.default_rng([seed, 1]))
 
 
