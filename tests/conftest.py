@@ -31,3 +31,18 @@ def write_course_config(course_dir: Path, *lines: str) -> None:
         "c = get_config()\n"
         f"load_subconfig({str(paths.grading_dir() / 'nbgrader_config.py')!r})\n"
         f"c.CourseDirectory.root = {str(course_dir)!r}\n" + "".join(f"{line}\n" for line in lines))
+
+
+# Files whose tests share expensive module-level state (a cached analysis per seed, a graded course, a batch
+# of submissions): each runs whole on one test worker (`--dist loadgroup`), so no two workers build the same
+# state. Module 02's truth file is not among them: its workers split the seeds and share results by file.
+SHARED_STATE_FILES = ("truth/test_m0", "grader/", "takehome/", "test_nbgrader.py", "test_cohort_readme.py")
+SPLIT_ACROSS_WORKERS = ("truth/test_m02_",)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        relative = item.path.relative_to(ROOT / "tests").as_posix()
+        if any(part in relative for part in SHARED_STATE_FILES) and not any(
+                part in relative for part in SPLIT_ACROSS_WORKERS):
+            item.add_marker(pytest.mark.xdist_group(relative))
