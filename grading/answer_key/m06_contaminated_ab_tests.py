@@ -160,9 +160,9 @@ EXAMPLES = {
             {"design and its cost": 1, "unit and training data": 2, "trust checks before reading": 1,
              "analysis with stated uncertainty": 2}),
         ExampleAnswer("strong", (
-            "Design. The next test of the retrained recommender uses the data diverted design. In 300 replays from "
-            "the simulator it misled in 24% of tests (99% interval 18% to 31%), against 99% for the pooled design "
-            "we ran and 41% for the cluster design, which is nearly unbiased but noisy with 40 communities. Its "
+            "Design. The next test of the retrained recommender uses the data diverted design. In 200 replays from "
+            "the simulator it misled in 20.5% of tests (99% interval 14% to 29%), against 100% for the pooled design "
+            "we ran and 37% for the cluster design, which is nearly unbiased but noisy with 40 communities. Its "
             "cost is that each model retrains on half the logs, which leans against the new, hungrier model; in the "
             "replays it makes the new model look about 0.3 minutes worse than it is. "
             "Unit and data. We randomise users, and each model retrains nightly only on the logs of its own arm, "
