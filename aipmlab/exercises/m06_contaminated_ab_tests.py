@@ -48,7 +48,7 @@ def wilson_interval(successes: int, trials: int, z: float = Z_99) -> tuple[float
     p = successes / trials
     centre = (p + z**2 / (2 * trials)) / (1 + z**2 / trials)
     half = z * math.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / (1 + z**2 / trials)
-    return centre - half, centre + half
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _require_interval(low: float, point: float, high: float, name: str, hint: int) -> None:
@@ -234,7 +234,7 @@ def _share_structure(answer: Any, data: DataSource) -> None:
             raise Incorrect(f"For {design!r}, more misleading replays than replays.", 1)
         if not checks.numbers_match(row["share"], row["misleading"] / max(row["replays"], 1), VALUE_ATOL):
             raise Incorrect(f"For {design!r}, share should be misleading / replays.", 1)
-        if not row["ci_low"] <= row["share"] <= row["ci_high"]:
+        if not row["ci_low"] - 1e-9 <= row["share"] <= row["ci_high"] + 1e-9:
             raise Incorrect(f"For {design!r}, the interval should contain the share.", 2)
 
 
