@@ -48,7 +48,7 @@ def wilson_interval(successes: int, trials: int, z: float = Z_99) -> tuple[float
     p = successes / trials
     centre = (p + z**2 / (2 * trials)) / (1 + z**2 / trials)
     half = z * math.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / (1 + z**2 / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))  # contains p; float-safe at 0 and 1
 
 
 def _require_interval(low: float, point: float, high: float, name: str, hint: int) -> None:

@@ -8,17 +8,17 @@ with -s to print them):
 | lesson                                                                          | share of seeds |
 | ------------------------------------------------------------------------------- | -------------- |
 | the SRM check refuses exactly the experiment that lost users                    | 100%           |
-| the diagnosis finds the platform and the arm that lost them                     | 100%           |
+| the diagnosis finds the platform and the arm that lost them; the others pass    | 100%           |
 | the recommender test as run misleads (wrong sign, or > half the effect off)     | 100%           |
 | its CUPED interval excludes the true effect: precise, and wrong                 | 100%           |
 | CUPED keeps about 1 - rho² of the variance (within 0.03), and narrows the CI    | 100%           |
-| the learner's 99% interval covers the true share: pooled                        | 100%           |
+| the learner's 99% interval covers the true share: pooled                        | 99.5%          |
 | the learner's 99% interval covers the true share: data_diverted                 | 99.5%          |
 | the learner's 99% interval covers the true share: cluster                       | 99.0%          |
 | pooled misleads most often of the three designs, and most of the time (> 80%)   | 100%           |
 | data-diverted leans against the new model; cluster is less biased than pooled   | 100%           |
 |   but noisier than a user-level test                                            |                |
-| the design the replays pick has a regret under 5 points of misleading share     | 100%           |
+| the design the replays pick has a regret under 5 points of misleading share     | 99.5%          |
 
 (Refresh the table from the printed shares, `pytest -s`, whenever the generator changes.)
 """
@@ -42,7 +42,7 @@ def month(seed: int) -> dict:
     """Every figure the notebook reads off one seed's draw, computed once."""
     tables, truth = recsys_experiment.generate(seed)
     assignments, users = tables["recsys_experiment_assignments"], tables["recsys_experiment_users"]
-    return {"world": truth.world, "srm": KEY.srm_table(assignments), "diagnosis": KEY.srm_diagnosis_of(assignments),
+    return {"world": truth.world, "assignments": assignments, "srm": KEY.srm_table(assignments), "diagnosis": KEY.srm_diagnosis_of(assignments),
             "raw": KEY.effect_of(users["minutes"], users["arm"]), "cuped": KEY.cuped_of(users),
             "shares": KEY.misleading_share_of(tables["recsys_experiment_replays"])}
 
@@ -58,12 +58,17 @@ def test_the_srm_check_refuses_exactly_the_experiment_that_lost_users():
         for seed in TRUTH_SEEDS})
 
 
-def test_the_diagnosis_finds_the_platform_and_the_arm_that_lost_users():
+def test_the_diagnosis_finds_the_platform_and_the_arm_that_lost_users_and_the_other_platforms_are_fine():
     holds = {}
     for seed in TRUTH_SEEDS:
         world, found = month(seed)["world"], month(seed)["diagnosis"]
-        holds[seed] = found == {"experiment": world.srm_experiment, "platform": world.srm_platform, "arm": world.srm_arm}
-    _report("the diagnosis finds the planted platform and arm", holds)
+        table = month(seed)["assignments"]
+        cells = table[(table["experiment"] == world.srm_experiment) & (table["platform"] != world.srm_platform)]
+        others_fine = all(KEY._srm_row(rows["users"].to_numpy(float), rows["planned_share"].to_numpy(float))[1]
+                          >= m06.SRM_ALPHA for _, rows in cells.groupby("platform"))
+        holds[seed] = others_fine and found == {"experiment": world.srm_experiment, "platform": world.srm_platform,
+                                                "arm": world.srm_arm}
+    _report("the diagnosis finds the planted platform and arm; the other platforms pass", holds)
 
 
 def test_the_recommender_test_as_run_misleads():
