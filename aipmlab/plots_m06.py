@@ -44,7 +44,7 @@ def split_residuals(assignments: pd.DataFrame, srm_check: Any) -> plt.Axes | Non
 
 def estimates_by_design(replays: pd.DataFrame, tolerance: float) -> plt.Axes:
     """Each design's replayed estimates against the true effect, with the band inside which an estimate does not mislead."""
-    truth = float(replays["true_effect"].iloc[0])
+    truth = float(replays["launch_effect"].iloc[0])
     ax = plt.subplots(figsize=(8, 3.6))[1]
     low, high = sorted((truth * (1 - tolerance), truth * (1 + tolerance)))
     ax.axvspan(low, high, color="#2ecc71", alpha=0.15, label="does not mislead")

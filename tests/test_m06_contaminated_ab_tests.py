@@ -45,7 +45,7 @@ def test_the_ground_truth_stays_out_of_the_files():
     assert list(tables["recsys_experiment_users"].columns) == ["user_id", "platform", "arm", "pre_minutes", "minutes"]
     assert list(tables["recsys_experiment_assignments"].columns) == ["experiment", "arm", "planned_share", "platform",
                                                                      "users"]
-    assert list(tables["recsys_experiment_replays"].columns) == ["design", "replay", "estimate", "true_effect"]
+    assert list(tables["recsys_experiment_replays"].columns) == ["design", "replay", "estimate", "launch_effect"]
 
 
 def test_the_main_experiment_in_the_assignments_is_the_users_table():
@@ -189,7 +189,7 @@ def test_the_strong_plan_quotes_the_canonical_figures():
     assert f"kept {KEY.cuped(data)['variance_ratio']:.0%} of the variance" in text
     assert KEY.srm_diagnosis(data)["experiment"] in text
     replays = data.load("recsys_experiment_replays")
-    lean = replays["true_effect"].iloc[0] - replays.loc[replays["design"] == "data_diverted", "estimate"].mean()
+    lean = replays["launch_effect"].iloc[0] - replays.loc[replays["design"] == "data_diverted", "estimate"].mean()
     assert f"about {lean:.1f} minutes worse" in text
     assert "p = 0.001" in text and m06.SRM_ALPHA == 0.001
 

@@ -211,7 +211,7 @@ def replays(world_: World, rng: np.random.Generator, count: int = REPLAYS) -> pd
                             "estimate": np.round(simulate_estimates(world_, rng, design, count), 4)})
               for design in DESIGNS]
     table = pd.concat(frames, ignore_index=True)
-    table["true_effect"] = round(world_.true_effect, 4)
+    table["launch_effect"] = round(world_.true_effect, 4)  # the simulator's own setting, which no real test shows
     return table
 
 

@@ -250,7 +250,7 @@ MISLEADING_SHARE = Exercise(
     expects="a DataFrame indexed by `design` with columns replays, misleading, share, ci_low, ci_high",
     hints=(
         "A replay misleads when it would send the team the wrong way: its estimate has the wrong sign, or it is "
-        "more than MISLEADING_TOLERANCE x |true_effect| away from the true effect. Measure the distance from the "
+        "more than MISLEADING_TOLERANCE x |launch_effect| away from the true effect. Measure the distance from the "
         "true effect, not from the estimate.",
         "The replays are a sample of tests, so the share is an estimate too. Use the Wilson interval at 99% "
         "(z = Z_99; `wilson_interval(misleading, replays)`): you compare three designs at once, so each interval "

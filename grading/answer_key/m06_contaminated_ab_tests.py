@@ -91,7 +91,7 @@ def misleads(estimate: pd.Series, true_effect: pd.Series) -> pd.Series:
 
 def misleading_share_of(replays: pd.DataFrame) -> pd.DataFrame:
     """Exercise 5: per design, the replays that mislead, their share and its 99% Wilson interval."""
-    flagged = misleads(replays["estimate"], replays["true_effect"])
+    flagged = misleads(replays["estimate"], replays["launch_effect"])
     rows = {}
     for design in DESIGNS:
         mine = flagged[replays["design"] == design]

@@ -113,7 +113,7 @@ def _cuped_treatment_theta(data):
 
 def _shares(data, rule="both", z=None, interval="wilson", tolerance=0.5, pooled_designs=False):
     replays = data.load("recsys_experiment_replays")
-    estimate, truth = replays["estimate"], replays["true_effect"]
+    estimate, truth = replays["estimate"], replays["launch_effect"]
     if rule == "sign only":
         flagged = np.sign(estimate) != np.sign(truth)
     elif rule == "distance from the estimate":
