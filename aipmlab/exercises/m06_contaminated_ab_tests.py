@@ -293,8 +293,10 @@ NEXT_TEST_DESIGN = Exercise(
     hints=(
         "Two ways a test misleads: bias (it measures the wrong thing, every time) and noise (it measures the right "
         "thing, loosely). Which design suffers from which, here?",
-        "The next test has the same traffic as the replays. Pick the design whose measured share of misleading "
-        "replays is lowest. If two intervals overlap a lot, say so in your plan: both are defensible.",
+        "The next test has the same traffic as the replays, so the replays are your evidence. Which figure of "
+        "exercise 5 answers the question a PM asks before a test: how often would this design send us the wrong "
+        "way? If two designs' intervals overlap a lot, either is defensible; the check follows the measured "
+        "figure, and your plan should name the runner-up.",
     ),
     check_structure=_design_structure, compare=_design_compare, deploy=_deploy_next_test_design,
 )
