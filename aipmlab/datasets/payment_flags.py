@@ -134,14 +134,14 @@ def draw_pilot(world_: World, rng: np.random.Generator, users_per_arm: int = PIL
     n = arm.size
     hit = rng.random(n) < world_.fraud_hit_rate * np.where(treated, 1 - world_.fraud_reduction, 1.0)
     loss = np.where(hit, rng.gamma(2.0, FRAUD_LOSS_MEAN / 2, n), 0.0)
-    columns = {"user_id": [f"u{i:05d}" for i in range(1, n + 1)], "arm": arm, "fraud_loss": np.round(loss, 2)}
+    columns = {"arm": arm, "fraud_loss": np.round(loss, 2)}
     for name in GUARDRAILS:
         rate = GUARDRAIL_BASE[name] + np.where(treated & (name == world_.hurt_guardrail),
                                                HARMFUL_SIGN[name] * world_.guardrail_harm, 0.0)
         columns[name] = (rng.random(n) < rate).astype(int)
     order = rng.permutation(n)
-    pilot = pd.DataFrame(columns).iloc[order].reset_index(drop=True)
-    pilot["user_id"] = [f"u{i:05d}" for i in range(1, n + 1)]
+    pilot = pd.DataFrame({name: np.asarray(values)[order] for name, values in columns.items()})
+    pilot.insert(0, "user_id", [f"u{i:05d}" for i in range(1, n + 1)])
     return pilot
 
 

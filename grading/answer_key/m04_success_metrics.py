@@ -15,7 +15,7 @@ from aipmlab.exercises.core import DataSource
 from aipmlab.exercises.m04_success_metrics import (
     ABANDON_RATE, AVERAGE_FRAUD_PAYMENT, AVERAGE_PAYMENT, CHARGEBACK_FEE, CHARGEBACK_HANDLING, CHURN_RATE,
     LIFETIME_VALUE, MARKETS, PILOT_METRICS, SUPPORT_CONTACT_COST, SUPPORT_CONTACT_RATE, TAKE_RATE, THRESHOLD_GRID, Z,
-    breached_guardrails, expected_calibration_error, launch_market_of, ppv_from_rates,
+    breached_guardrails, expected_calibration_error, ppv_from_rates,
 )
 
 SCORE_CLIP = 1e-4  # scores are rounded to 4 decimals; clip before logit so 0 and 1 stay finite
@@ -39,17 +39,20 @@ def cost_curve(score: np.ndarray, is_fraud: np.ndarray, cost_fp: float, cost_fn:
     return 1000 * (cost_fp * good_held + cost_fn * fraud_below) / score.size
 
 
-def _tune(scored: pd.DataFrame, market: str) -> tuple[np.ndarray, np.ndarray]:
-    part = scored[(scored["split"] == "tune") & (scored["market"] == market)]
-    return part["score"].to_numpy(), part["is_fraud"].to_numpy()
+def tune_split(scored: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per market, the tuning split's (score, is_fraud) arrays: what exercises 2 to 5 work on."""
+    tune = scored[scored["split"].to_numpy(dtype=object) == "tune"]
+    markets = tune["market"].to_numpy(dtype=object)
+    score, fraud = tune["score"].to_numpy(), tune["is_fraud"].to_numpy()
+    return {market: (score[markets == market], fraud[markets == market]) for market in MARKETS}
 
 
-def launch_cost_curve_of(scored: pd.DataFrame) -> dict:
-    """Exercise 2 on the scored table."""
+def launch_cost_curve_of(tune: dict) -> dict:
+    """Exercise 2 on the tuning split (`tune_split`)."""
     costs = error_costs()
     fp, fn, closed = costs["cost_false_positive"], costs["cost_false_negative"], costs["threshold"]
-    market = launch_market_of(scored)
-    score, fraud = _tune(scored, market)
+    market = max(MARKETS, key=lambda m: tune[m][1].mean())  # the launch market: where fraud is common
+    score, fraud = tune[market]
     curve = cost_curve(score, fraud, fp, fn)
     best = int(np.argmin(curve))
     return {"launch_market": market, "best_threshold": THRESHOLD_GRID[best], "cost_at_best": float(curve[best]),
@@ -57,20 +60,20 @@ def launch_cost_curve_of(scored: pd.DataFrame) -> dict:
 
 
 def launch_cost_curve(data: DataSource) -> dict:
-    return launch_cost_curve_of(data.load("payment_flags_scored"))
+    return launch_cost_curve_of(tune_split(data.load("payment_flags_scored")))
 
 
-def calibration_by_market_of(scored: pd.DataFrame) -> pd.DataFrame:
+def calibration_by_market_of(tune: dict) -> pd.DataFrame:
     rows = {}
     for market in MARKETS:
-        score, fraud = _tune(scored, market)
+        score, fraud = tune[market]
         rows[market] = {"fraud_rate": float(fraud.mean()), "mean_score": float(score.mean()),
                         "brier": float(((score - fraud) ** 2).mean()), "ece": expected_calibration_error(score, fraud)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("market")
 
 
 def calibration_by_market(data: DataSource) -> pd.DataFrame:
-    return calibration_by_market_of(data.load("payment_flags_scored"))
+    return calibration_by_market_of(tune_split(data.load("payment_flags_scored")))
 
 
 def platt_fit(score: np.ndarray, is_fraud: np.ndarray, steps: int = 30) -> tuple[float, float]:
@@ -79,12 +82,21 @@ def platt_fit(score: np.ndarray, is_fraud: np.ndarray, steps: int = 30) -> tuple
     y = np.asarray(is_fraud, dtype=float)
     design = np.stack([x, np.ones_like(x)], axis=1)
     weights = np.array([0.0, logit(np.clip(y.mean(), 1e-6, 1 - 1e-6))])  # the usual start: no slope, base rate
+
+    def log_likelihood(w: np.ndarray) -> float:
+        z = design @ w
+        return float((y * z - np.logaddexp(0.0, z)).sum())
+
+    current = log_likelihood(weights)
     for _ in range(steps):
         p = expit(design @ weights)
         gradient = design.T @ (y - p)
         hessian = (design * (p * (1 - p))[:, None]).T @ design
-        step = np.linalg.solve(hessian, gradient)
+        step = np.linalg.solve(hessian + 1e-12 * np.eye(2), gradient)
+        while log_likelihood(weights + step) < current and np.abs(step).max() > 1e-12:
+            step = step / 2  # a damped Newton step never lowers the likelihood
         weights = weights + step
+        current = log_likelihood(weights)
         if np.abs(step).max() < 1e-10:
             break
     return float(weights[0]), float(weights[1])
@@ -95,13 +107,15 @@ def raw_threshold(a: float, b: float, probability: float) -> float:
     return float(expit((logit(probability) - b) / a))
 
 
-def market_thresholds_of(scored: pd.DataFrame) -> dict:
+def market_thresholds_of(tune: dict, fits: dict | None = None) -> dict:
+    """Exercise 4: per market, the raw score where the Platt-calibrated probability reaches t* (`fits`: (a, b))."""
     closed = error_costs()["threshold"]
-    return {market: raw_threshold(*platt_fit(*_tune(scored, market)), closed) for market in MARKETS}
+    fits = fits or {market: platt_fit(*tune[market]) for market in MARKETS}
+    return {market: raw_threshold(*fits[market], closed) for market in MARKETS}
 
 
 def market_thresholds(data: DataSource) -> dict:
-    return market_thresholds_of(data.load("payment_flags_scored"))
+    return market_thresholds_of(tune_split(data.load("payment_flags_scored")))
 
 
 def _rates(score: np.ndarray, fraud: np.ndarray, threshold: float) -> tuple[float, float, float]:
@@ -110,28 +124,29 @@ def _rates(score: np.ndarray, fraud: np.ndarray, threshold: float) -> tuple[floa
             (held & fraud).sum() / max(held.sum(), 1))
 
 
-def base_rate_precision_of(scored: pd.DataFrame, launch: dict | None = None) -> dict:
-    launch = launch or launch_cost_curve_of(scored)
+def base_rate_precision_of(tune: dict, launch: dict | None = None) -> dict:
+    launch = launch or launch_cost_curve_of(tune)
     threshold, market = launch["best_threshold"], launch["launch_market"]
     new = next(m for m in MARKETS if m != market)
-    sensitivity, specificity, ppv_launch = _rates(*_tune(scored, market), threshold)
-    new_score, new_fraud = _tune(scored, new)
+    sensitivity, specificity, ppv_launch = _rates(*tune[market], threshold)
+    new_score, new_fraud = tune[new]
     return {"sensitivity": float(sensitivity), "specificity": float(specificity), "ppv_launch": float(ppv_launch),
             "ppv_new_formula": float(ppv_from_rates(sensitivity, specificity, new_fraud.mean())),
             "ppv_new_observed": float(_rates(new_score, new_fraud, threshold)[2])}
 
 
 def base_rate_precision(data: DataSource) -> dict:
-    return base_rate_precision_of(data.load("payment_flags_scored"))
+    return base_rate_precision_of(tune_split(data.load("payment_flags_scored")))
 
 
 def pilot_guardrails_of(pilot: pd.DataFrame) -> dict:
     rows = {}
-    treated = pilot["arm"] == "treatment"
+    treated = pilot["arm"].to_numpy(dtype=object) == "treatment"
     for metric in PILOT_METRICS:
-        t, c = pilot.loc[treated, metric].astype(float), pilot.loc[~treated, metric].astype(float)
+        values = pilot[metric].to_numpy(dtype=float)
+        t, c = values[treated], values[~treated]
         difference = t.mean() - c.mean()
-        se = np.sqrt(t.var() / t.size + c.var() / c.size)
+        se = np.sqrt(t.var(ddof=1) / t.size + c.var(ddof=1) / c.size)
         rows[metric] = {"control": c.mean(), "treatment": t.mean(), "difference": difference,
                         "ci_low": difference - Z * se, "ci_high": difference + Z * se}
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("metric").astype(float)
