@@ -6,9 +6,10 @@ and the logs of a pilot in which half of the users had the model switched on.
 
 The *world* (`world(seed)`) holds what is planted, and none of it reaches a file: each market's fraud
 rate (which market is the low-prevalence one varies with the seed), how well the model separates fraud
-from good payments, how its score is miscalibrated in each market (too sure overall, and shifted up in
-one market and down in the other: which way varies with the seed), the pilot's effect on fraud losses,
-and the one guardrail metric the pilot hurts (which one varies with the seed). A *draw*
+from good payments, how its score is miscalibrated (trained on the launch market, it carries that
+market's base rate into the other, so it overstates risk where fraud is rare; and it is too sure of
+itself or too timid, which varies with the seed), the pilot's effect on fraud losses, and the one
+guardrail metric the pilot hurts (which one varies with the seed). A *draw*
 (`draw(world, rng, ...)`) samples payments and pilot users. `generate(seed)` is the canonical draw.
 """
 

@@ -15,6 +15,7 @@ from aipmlab.exercises import checks
 from aipmlab.exercises.core import DataSource, Exercise, Incorrect, Outcome, Written
 
 MARKETS = ("north", "south")
+SPLITS = ("tune", "test")      # choose and fit on the tuning split; check what you chose on the test split
 
 # What one error costs, in dollars, from the team's own figures (set with finance and support before the analysis).
 # A false positive holds a good payment: some users abandon the purchase, some contact support, a few leave.
@@ -65,12 +66,6 @@ def ppv_from_rates(sensitivity: float, specificity: float, prevalence: float) ->
 
 def _scored(data: DataSource) -> pd.DataFrame:
     return data.load("payment_flags_scored")
-
-
-def launch_market_of(scored: pd.DataFrame) -> str:
-    """The market the model runs in today: the one with the higher fraud rate in the tuning split."""
-    tune = scored[scored["split"] == "tune"]
-    return str(tune.groupby("market")["is_fraud"].mean().idxmax())
 
 
 # --- Exercise 1 --------------------------------------------------------------------------------
@@ -175,8 +170,8 @@ def deploy_thresholds(answer: Any, seed: int, cost_fp: float | None = None, cost
         decision = f"one threshold, {answer['best_threshold']:.2f}, in both markets"
     else:
         thresholds = {market: float(answer[market]) for market in MARKETS}
-        decision = "per market: " + ", ".join(f"{m} {t:.3f}" for m, t in thresholds.items())
-    table = simulator.deployed_cost(seed, thresholds, cost_fp, cost_fn)
+        decision = "per-market thresholds (" + ", ".join(f"{m} {t:.3f}" for m, t in thresholds.items()) + ")"
+    table = simulator.deployed_cost(seed, thresholds, cost_fp, cost_fn).round(2)
     value, best = float(table["cost"].mean()), float(table["best_cost"].mean())
     low = simulator.cached_world(seed).low_prevalence_market
     blocked, passed = table["good_blocked"].mean(), table["fraud_passed"].mean()
