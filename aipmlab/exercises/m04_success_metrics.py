@@ -268,10 +268,9 @@ MARKET_THRESHOLDS = Exercise(
         "Elkan's threshold is a threshold on a *probability*. Exercise 3 showed the raw score is not one, and not in "
         "the same way in both markets. So turn the score into a probability first, market by market, on the tuning "
         "split, and only then apply c_FP / (c_FP + c_FN).",
-        "Platt scaling: calibrated p = sigmoid(a x logit(score) + b), with a and b from a logistic regression of "
-        "is_fraud on logit(score): `LogisticRegression(C=np.inf).fit(logit(score)[:, None], is_fraud)`. Hold when "
-        "calibrated p >= t*, that is when logit(score) >= (logit(t*) - b) / a. Turn that back into a score with "
-        "`expit`.",
+        "Platt scaling: calibrated p = sigmoid(a x logit(score) + b). Which regression gives you a and b, and on "
+        "which input? (No penalty: `C=np.inf`; clip scores away from 0 and 1 before taking logit.) Then solve "
+        "calibrated p = t* for logit(score), and turn the answer back into a score with `expit`.",
         "Why Platt and not isotonic regression? Count the frauds in the low-prevalence market's tuning split. A "
         "step function fitted to a few dozen positives jumps around exactly where the threshold sits; two "
         "parameters do not.",
