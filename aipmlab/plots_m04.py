@@ -36,8 +36,9 @@ def cost_curve(tune: pd.DataFrame, error_costs: Any, launch_cost_curve: Any,
     ax.scatter([best], [launch_cost_curve["cost_at_best"]], color="#1f4e79", zorder=3,
                label=f"cheapest: {best:.2f} (${launch_cost_curve['cost_at_best']:,.0f})")
     ax.axvline(closed_form, color="#c0392b", ls=":", lw=1.5)
-    ax.scatter([closed_form], [launch_cost_curve["cost_at_closed_form"]], color="#c0392b", marker="s", zorder=3,
-               label=f"Elkan's t* = {closed_form:.2f} on the raw score (${launch_cost_curve['cost_at_closed_form']:,.0f})")
+    at_closed_form = launch_cost_curve["cost_at_closed_form"]
+    ax.scatter([closed_form], [at_closed_form], color="#c0392b", marker="s", zorder=3,
+               label=f"Elkan's t* = {closed_form:.2f} on the raw score (${at_closed_form:,.0f})")
     ax.set_xlim(0, 0.6)
     upper = float(costs[thresholds <= 0.6].max())
     ax.set_ylim(0, upper * 1.05)

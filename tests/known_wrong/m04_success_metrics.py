@@ -240,7 +240,8 @@ KNOWN_WRONG = {
         "ECE as an unweighted mean over bins": lambda d: _calibration(d, "unweighted ece"),
         "mean absolute error reported as Brier": lambda d: _calibration(d, "absolute error as brier"),
         "computed on both splits": lambda d: _calibration(d, "all splits"),
-        "fraud rate read off the score (share above 0.5)": lambda d: _calibration(d, "share flagged at 0.5 as fraud rate"),
+        "fraud rate read off the score (share above 0.5)": lambda d: _calibration(
+            d, "share flagged at 0.5 as fraud rate"),
     },
     "market_thresholds": {
         "Elkan's t* put straight on the raw score": lambda d: _thresholds(d, "raw t*"),
