@@ -81,14 +81,19 @@ def fix_rule(rule: Mapping) -> dict:
 
 
 def load_evaluation(lab: Any, rule: Any) -> pd.DataFrame:
-    """The post-update weeks, only once a rule is fixed; each load is counted, so a rule fixed later shows it."""
-    from aipmlab.lab import CheckFailed
+    """The post-update weeks, only once a rule is fixed; each load is counted, so a rule fixed later shows it.
+    While the rule is still `...`, says so and returns the table with no rows, so later cells can wait."""
+    from aipmlab.exercises.core import is_stub
+    from aipmlab.lab import IncorrectAnswer
 
+    if is_stub(rule):
+        print("The post-update weeks stay closed until you fix your rollback rule (exercise 1).")
+        return lab.load("refund_requests_before").iloc[0:0]
     try:
         _rule_seal(rule)
     except Incorrect as missing:
-        raise CheckFailed(f"The post-update weeks stay closed until the rollback rule is fixed. {missing.message}") \
-            from None
+        raise IncorrectAnswer(f"The post-update weeks stay closed until the rollback rule is fixed. "
+                              f"{missing.message}") from None
     _EVALUATION_LOADS[0] += 1
     return lab.load("refund_requests_after")
 
