@@ -109,8 +109,6 @@ def shift_evidence(logs: pd.DataFrame, shift_diagnosis: Any) -> np.ndarray | Non
     settled labels (P(y|x), AUC, weeks at least half settled)."""
     if waiting_for(shift_diagnosis, "shift_diagnosis"):
         return None
-    from sklearn.metrics import roc_auc_score
-
     weeks = logs.assign(caught=(logs["reviewed"] == 1) & (logs["abuse"] == 1),
                         missed=(logs["reviewed"] == 0) & (logs["abuse"] == 1), unreviewed=logs["reviewed"] == 0,
                         settled=(logs["reviewed"] == 0) & logs["abuse"].notna()).groupby("week")
@@ -127,8 +125,13 @@ def shift_evidence(logs: pd.DataFrame, shift_diagnosis: Any) -> np.ndarray | Non
     axes[1].plot(abuse_share.index, abuse_share.to_numpy(), marker="o", color="#d95f0e")
     axes[1].set_title("P(y): share of requests that are abuse\n(misses scaled by label maturity)", fontsize=9)
     axes[1].set_ylim(0, max(0.25, float(abuse_share.max()) + 0.03))
+    abuse = settled["abuse"].to_numpy(dtype=float) == 1
+    positives = pd.Series(abuse, index=settled.index).groupby(settled["week"]).sum()
+    negatives = settled.groupby("week").size() - positives
     for feature in ("account_age_days", "prior_refund_rate", "hours_to_request"):
-        auc = settled.groupby("week").apply(lambda g: roc_auc_score(g["abuse"].astype(int), g[feature]))
+        ranks = settled.groupby("week")[feature].rank()                 # Mann-Whitney: AUC from ranks
+        auc = (ranks[abuse].groupby(settled.loc[abuse, "week"]).sum() - positives * (positives + 1) / 2) / (
+            positives * negatives)
         auc = auc if auc[auc.index < UPDATE_WEEK].mean() >= 0.5 else 1 - auc
         axes[2].plot(auc.index, auc.to_numpy(), marker="o", label=feature)
     axes[2].axhline(0.5, color="grey", lw=1)
