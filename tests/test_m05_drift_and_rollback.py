@@ -249,3 +249,16 @@ def test_deploying_the_reference_has_small_regret_and_rolling_forward_a_large_on
     assert reference["decision"] == "roll_back"
     assert good.regret == 0 and bad.regret > 0.1 * bad.best_value
     assert "regret" in good.summary and "honest customers" in good.summary
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_deploying_the_reference_rule_fires_soon_and_a_sluggish_rule_costs_more(seed):
+    reference = KEY.rollback_rule(DataSource(seed))
+    sluggish = m05.seal({**{k: v for k, v in reference.items() if k != "fixed"}, "min_label_maturity": 1.0,
+                         "consecutive_weeks": 3, "quality_floor": reference["baseline"] - 0.15}, 0)
+    good, bad = m05._deploy_rule(reference, seed), m05._deploy_rule(sluggish, seed)
+    world = refund_requests.cached_world(seed)
+    fired = int(good.decision.rsplit(" ", 1)[-1])
+    assert world.concept_week < fired <= world.concept_week + 4, good.summary
+    assert good.regret < 0.6 * bad.regret
+    assert list(good.table.index) == list(range(m05.UPDATE_WEEK + 1, m05.LAST_READING_WEEK + 1))

@@ -184,6 +184,58 @@ def _rule_compare(answer: dict, expected: dict) -> None:
                         "pre-update weeks: of the abusive requests, the share that went to review.", 2)
 
 
+LAST_READING_WEEK = 19  # deploying a rule reads the logs each week until this one
+
+
+def weekly_quality(logs: pd.DataFrame, read_at: int) -> pd.DataFrame:
+    """The quality table as it reads at the end of `read_at`: post-update weeks so far, labels settled by then."""
+    seen = logs[(logs["week"] >= UPDATE_WEEK) & (logs["week"] <= read_at)]
+    settled = seen["settled_week"].to_numpy(dtype=float) <= read_at
+    reviewed = seen["reviewed"].to_numpy() == 1
+    abusive = seen["abuse"].to_numpy(dtype=float) == 1
+    frame = pd.DataFrame({"week": seen["week"].to_numpy(), "caught": reviewed & abusive,
+                          "missed_known": ~reviewed & abusive & settled, "unreviewed": ~reviewed,
+                          "settled_unreviewed": ~reviewed & settled})
+    table = frame.groupby("week").sum().astype(float)
+    table["maturity"] = table["settled_unreviewed"] / table["unreviewed"]
+    missed = (table["missed_known"] / table["maturity"]).where(table["maturity"] > 0)
+    bounds = [wilson_interval(c, c + m) if m == m else (math.nan, math.nan) for c, m in zip(table["caught"], missed)]
+    table["ci_low"], table["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
+    return table
+
+
+def _deploy_rule(answer: dict, seed: int) -> Outcome:
+    """Run the shop again from the world of `seed` and read it weekly with the rule: when it fires, and what the
+    weeks before cost users, against rolling back the week v2 fell behind v1 (the best in hindsight)."""
+    from aipmlab.datasets import refund_requests as simulator
+
+    world = simulator.cached_world(seed)
+    logs, _ = simulator.draw_weeks(world, np.random.default_rng([seed, 5050]), range(LAST_READING_WEEK + 1),
+                                   now=10**6)
+    readings = {week: apply_rule(answer, weekly_quality(logs, week)) for week in range(UPDATE_WEEK + 1,
+                                                                                       LAST_READING_WEEK + 1)}
+    fired = next((week for week, reading in readings.items() if reading["decision"] == "roll_back"), None)
+    served_v2_until = fired if fired is not None else LAST_READING_WEEK
+    gap = {week: simulator.weekly_harm(world, "v2", week)["abuse_missed"]
+           - simulator.weekly_harm(world, "v1", week)["abuse_missed"] for week in range(LAST_READING_WEEK + 1)}
+    behind = [week for week in range(UPDATE_WEEK, LAST_READING_WEEK + 1) if gap[week] > 0]
+    start = behind[0] if behind else LAST_READING_WEEK + 1
+    late_cost = sum(gap[week] for week in range(start, served_v2_until + 1))
+    early_cost = sum(-gap[week] for week in range((fired or LAST_READING_WEEK) + 1, start)) if fired else 0.0
+    value = late_cost + early_cost
+    when = (f"fires at the end of week {fired}" if fired is not None
+            else f"has not fired by the end of week {LAST_READING_WEEK}")
+    weekly = gap[LAST_READING_WEEK]
+    summary = (f"Run again on the same shop and read weekly, your rule {when}. v2 fell behind v1 from week {start}; "
+               f"the weeks it kept serving after that paid about {value:,.0f} more abusive refunds than v1 would "
+               f"have. Rolling back the week it fell behind (possible only in hindsight) would have saved them; each "
+               f"week of waiting costs about {max(weekly, 0):,.0f}.")
+    table = pd.DataFrame({"decision": {w: r["decision"] for w, r in readings.items()},
+                          "judged_weeks": {w: r["judged_weeks"] for w, r in readings.items()}}).rename_axis("read_at")
+    return Outcome(f"rule firing at week {fired}" if fired is not None else "rule never firing", value, 0.0,
+                   "extra abusive refunds paid before the rollback", False, summary, table)
+
+
 RULE_TEMPLATE = {"metric": "catch_rate", "baseline": "v1's catch rate before the update",
                  "quality_floor": "...", "min_label_maturity": "...", "consecutive_weeks": "...",
                  "on_drift_alone": "investigate or roll_back"}
@@ -203,7 +255,7 @@ ROLLBACK_RULE = Exercise(
         "What does a drift alarm tell you about users? Inputs can move while the catch rate holds (a new market, "
         "say); the rule should say what happens then.",
     ),
-    check_structure=_rule_structure, compare=_rule_compare,
+    check_structure=_rule_structure, compare=_rule_compare, deploy=_deploy_rule,
 )
 
 
