@@ -262,3 +262,36 @@ def test_deploying_the_reference_rule_fires_soon_and_a_sluggish_rule_costs_more(
     assert world.concept_week < fired <= world.concept_week + 4, good.summary
     assert good.regret < 0.6 * bad.regret
     assert list(good.table.index) == list(range(m05.UPDATE_WEEK + 1, m05.LAST_READING_WEEK + 1))
+
+
+def test_every_figure_in_the_strong_memo_is_true_for_the_canonical_seed():
+    data = DataSource()
+    memo = answer_key.strong_example(KEY, "rollback_memo")
+    logs = logs_of(refund_requests.CANONICAL_SEED)
+    drift = KEY.drift(data).set_index(["feature", "week"])["psi"]
+    alarm, quality, rule = KEY.alarm(data), KEY.quality(data), KEY.rollback_rule(data)
+    found, decision = KEY.shift_diagnosis(data), KEY.rollback_decision(data)
+    new_share = logs.assign(new=logs["market"] == "NL").groupby("week")["new"].mean()
+    assert new_share.loc[:11].max() == 0 and new_share.loc[12] > 0 and 0.2 <= new_share.loc[15] <= 0.3
+    assert found["covariate"]["feature"] == "order_value" and round(drift[("order_value", 15)], 2) == 0.20
+    assert drift[("order_value", 15)] >= alarm["threshold"]
+    table = KEY.quality_of(logs, tuple(range(16)))
+    prevalence = KEY.prevalence_of(table)
+    assert found["label"]["week"] == 9
+    assert round(prevalence.loc[:7].mean(), 2) == 0.08 and round(prevalence.loc[9:14].mean(), 2) == 0.14
+    separation = KEY.separation_of(logs)["prior_refund_rate"]
+    assert found["concept"] == {"feature": "prior_refund_rate", "week": 10}
+    assert round(separation.loc[:7].mean(), 2) == 0.86 and round(separation.loc[10:14].mean(), 2) == 0.54
+    assert drift.loc["prior_refund_rate"].loc[8:].max() < 0.05
+    assert round(rule["quality_floor"], 2) == 0.54 and round(rule["baseline"], 2) == 0.59
+    assert rule["min_label_maturity"] == 0.8 and decision == {"decision": "roll_back", "judged_weeks": [13, 14]}
+    assert [round(quality.at[w, "catch_rate"], 2) for w in (13, 14)] == [0.30, 0.28]
+    assert [round(quality.at[w, "ci_high"], 2) for w in (13, 14)] == [0.39, 0.36]
+    assert quality.at[15, "maturity"] == 0 and quality.at[15, "known_catch_rate"] == 1.0
+    outcome = m05._deploy_decision(decision, refund_requests.CANONICAL_SEED)
+    gap = outcome.table.loc["v2", "abuse_missed"] - outcome.table.loc["v1", "abuse_missed"]
+    held = outcome.table.loc["v1", "honest_held"] - outcome.table.loc["v2", "honest_held"]
+    assert abs(gap - 1_200) < 50 and abs(held - 470) < 10
+    for quoted in ("week 12", "NL", "PSI 0.20", "8%", "14%", "week 10", "0.86", "0.54", "0.05", "0.54 (v1's 0.59",
+                   "weeks 13 and 14", "0.30 and 0.28", "0.39 and 0.36", "1,200", "470", "80%"):
+        assert quoted in memo, quoted

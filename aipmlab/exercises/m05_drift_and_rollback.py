@@ -458,8 +458,9 @@ SHIFT_DIAGNOSIS = Exercise(
         "answers yes to a different one. Weeks are judged within one week.",
         "A covariate shift shows in the drift table: one input far above the alarm, growing week after week. "
         "Who sends that traffic? `after.groupby('week')['market'].value_counts(normalize=True)`.",
-        "P(y) per week, with labels still arriving: (caught + missed_known / maturity + ...) / requests. The "
-        "abusive requests are the caught ones plus the estimated misses. When does it step up?",
+        "P(y) per week, with labels still arriving: the abusive requests are the caught ones plus the estimated "
+        "misses, so (caught + missed_known / maturity) / requests, for every week 0 to 14. When does it step up, "
+        "and is the step bigger than the week-to-week wobble before the update?",
         "P(y|x) per feature and week: on settled rows, how well does the feature alone separate abuse from honest "
         "requests? `roc_auc_score(abuse, -values)` for a feature where low values are risky. A feature whose AUC "
         "falls to about 0.5 while its distribution barely moves is a concept shift.",

@@ -279,7 +279,7 @@ EXAMPLES = {
             "week 15) while nothing says its customers abuse more: a covariate shift, P(x) moved and P(y|x) did "
             "not. From week 9 the share of abusive requests rose from about 8% to about 14% once the missing labels "
             "are scaled up: a label shift, with abusers looking as before. From week 10 prior_refund_rate stopped "
-            "separating abuse from honest requests (its AUC fell from about 0.86 to about 0.55) while its "
+            "separating abuse from honest requests (its AUC fell from about 0.86 to about 0.54) while its "
             "distribution moved little (PSI below 0.05, in the small band): a concept shift, P(y|x) moved. v2 leans "
             "on that feature, so this is the shift that hurts users.\n\n"
             "Decision. The rule we fixed before loading the post-update weeks rolls back when the two latest weeks "
