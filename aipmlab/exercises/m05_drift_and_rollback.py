@@ -226,10 +226,17 @@ def _deploy_rule(answer: dict, seed: int) -> Outcome:
     when = (f"fires at the end of week {fired}" if fired is not None
             else f"has not fired by the end of week {LAST_READING_WEEK}")
     weekly = gap[LAST_READING_WEEK]
-    summary = (f"Run again on the same shop and read weekly, your rule {when}. v2 fell behind v1 from week {start}; "
-               f"the weeks it kept serving after that paid about {value:,.0f} more abusive refunds than v1 would "
-               f"have. Rolling back the week it fell behind (possible only in hindsight) would have saved them; each "
-               f"week of waiting costs about {max(weekly, 0):,.0f}.")
+    if not behind:
+        story = (f"v2 never fell behind v1 up to week {LAST_READING_WEEK}, so every week v1 served instead cost "
+                 f"users: about {value:,.0f} more abusive refunds in all.")
+    elif fired is not None and fired < start:
+        story = (f"It fired before v2 fell behind v1 (from week {start}), so v1 served weeks in which v2 was "
+                 f"better: about {value:,.0f} more abusive refunds paid.")
+    else:
+        story = (f"v2 fell behind v1 from week {start}; the weeks it kept serving after that paid about {value:,.0f} "
+                 f"more abusive refunds than v1 would have. Rolling back the week it fell behind (possible only in "
+                 f"hindsight) would have saved them; each week of waiting costs about {max(weekly, 0):,.0f}.")
+    summary = f"Run again on the same shop and read weekly, your rule {when}. {story}"
     table = pd.DataFrame({"decision": {w: r["decision"] for w, r in readings.items()},
                           "judged_weeks": {w: r["judged_weeks"] for w, r in readings.items()}}).rename_axis("read_at")
     return Outcome(f"rule firing at week {fired}" if fired is not None else "rule never firing", value, 0.0,
