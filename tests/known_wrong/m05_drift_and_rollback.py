@@ -72,6 +72,17 @@ def _drift(data, binning="deciles", log=np.log, js="distance", reference=REFEREN
     return pd.DataFrame(rows)
 
 
+def _drift_against_previous_week(data):
+    """Each week compared with the week before it, not with the fixed reference: slow drift never shows."""
+    logs = _logs(data)
+    rows = []
+    for week in NOISE_WEEKS + POST_WEEKS:
+        pair = logs[logs["week"].isin((week - 1, week))]
+        table = KEY.drift_of(pair.assign(week=np.where(pair["week"] == week, 4, 0)), (4,))  # week 0 = the one before
+        rows.append(table.assign(week=week))
+    return pd.concat(rows, ignore_index=True)
+
+
 def _drift_post_only(data):
     table = KEY.drift(data)
     return table[table["week"] >= 8].reset_index(drop=True)
@@ -195,6 +206,7 @@ KNOWN_WRONG = {
         "JS in natural log": lambda d: _drift(d, js="natural"),
         "reference is all eight pre-update weeks": lambda d: _drift(d, reference=tuple(range(8))),
         "post-update weeks only": _drift_post_only,
+        "each week against the week before": _drift_against_previous_week,
         "KS halved": _drift_ks_as_mean_gap,
     },
     "alarm": {
