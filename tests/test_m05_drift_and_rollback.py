@@ -284,7 +284,8 @@ def test_every_figure_in_the_strong_memo_is_true_for_the_canonical_seed():
     assert round(separation.loc[:7].mean(), 2) == 0.86 and round(separation.loc[10:14].mean(), 2) == 0.54
     assert drift.loc["prior_refund_rate"].loc[8:].max() < 0.05
     assert round(rule["quality_floor"], 2) == 0.54 and round(rule["baseline"], 2) == 0.59
-    assert rule["min_label_maturity"] == 0.8 and decision == {"decision": "roll_back", "judged_weeks": [13, 14]}
+    assert rule["min_label_maturity"] == 0.8
+    assert (decision["decision"], decision["judged_weeks"]) == ("roll_back", [13, 14])
     assert [round(quality.at[w, "catch_rate"], 2) for w in (13, 14)] == [0.30, 0.28]
     assert [round(quality.at[w, "ci_high"], 2) for w in (13, 14)] == [0.39, 0.36]
     assert quality.at[15, "maturity"] == 0 and quality.at[15, "known_catch_rate"] == 1.0
@@ -295,3 +296,15 @@ def test_every_figure_in_the_strong_memo_is_true_for_the_canonical_seed():
     for quoted in ("week 12", "NL", "PSI 0.20", "8%", "14%", "week 10", "0.86", "0.54", "0.05", "0.54 (v1's 0.59",
                    "weeks 13 and 14", "0.30 and 0.28", "0.39 and 0.36", "1,200", "470", "80%"):
         assert quoted in memo, quoted
+
+
+def test_the_decision_is_judged_by_the_learners_own_rule():
+    data = DataSource()
+    reference = KEY.rollback_decision(data)
+    fields = {k: v for k, v in reference["rule"].items() if k != "fixed"}
+    own = m05.seal({**fields, "quality_floor": round(fields["baseline"] - 0.1, 4), "min_label_maturity": 0.6,
+                    "consecutive_weeks": 1}, 0)
+    answer = {**m05.apply_rule(own, KEY.quality(data)), "rule": own}
+    assert answer["judged_weeks"] != reference["judged_weeks"]
+    verdict = judge(MODULE.exercise("rollback_decision"), answer, data, reference, True)
+    assert verdict.state is State.CORRECT, verdict.message

@@ -187,7 +187,7 @@ def _rule_compare(answer: dict, expected: dict) -> None:
 LAST_READING_WEEK = 19  # deploying a rule reads the logs each week until this one
 
 
-def weekly_quality(logs: pd.DataFrame, read_at: int) -> pd.DataFrame:
+def _weekly_quality(logs: pd.DataFrame, read_at: int) -> pd.DataFrame:
     """The quality table as it reads at the end of `read_at`: post-update weeks so far, labels settled by then."""
     seen = logs[(logs["week"] >= UPDATE_WEEK) & (logs["week"] <= read_at)]
     settled = seen["settled_week"].to_numpy(dtype=float) <= read_at
@@ -212,7 +212,7 @@ def _deploy_rule(answer: dict, seed: int) -> Outcome:
     world = simulator.cached_world(seed)
     logs, _ = simulator.draw_weeks(world, np.random.default_rng([seed, 5050]), range(LAST_READING_WEEK + 1),
                                    now=10**6)
-    readings = {week: apply_rule(answer, weekly_quality(logs, week)) for week in range(UPDATE_WEEK + 1,
+    readings = {week: apply_rule(answer, _weekly_quality(logs, week)) for week in range(UPDATE_WEEK + 1,
                                                                                        LAST_READING_WEEK + 1)}
     fired = next((week for week, reading in readings.items() if reading["decision"] == "roll_back"), None)
     served_v2_until = fired if fired is not None else LAST_READING_WEEK
@@ -478,7 +478,7 @@ SHIFT_DIAGNOSIS = Exercise(
 
 # --- Exercise 6: apply the rule, and deploy the decision ----------------------------------------------------
 
-DECISION_KEYS = ["decision", "judged_weeks"]
+DECISION_KEYS = ["decision", "judged_weeks", "rule"]
 
 
 def _decision_structure(answer: Any, data: DataSource) -> None:
@@ -489,15 +489,25 @@ def _decision_structure(answer: Any, data: DataSource) -> None:
     if isinstance(weeks, (str, Mapping)) or not isinstance(weeks, (list, tuple)) or \
             any(not isinstance(w, (int, np.integer)) or int(w) not in POST_WEEKS for w in weeks):
         raise Incorrect("rollback_decision['judged_weeks'] should be a list of post-update weeks (8 to 15).", 1)
+    try:
+        _rule_structure(answer["rule"], data)
+    except Incorrect as wrong:
+        raise Incorrect(f"rollback_decision['rule'] should be your rollback_rule as fixed, unchanged. "
+                        f"{wrong.message}", 1) from None
+    logs = pd.concat([data.load("refund_requests_before"), data.load("refund_requests_after")], ignore_index=True)
+    applied = apply_rule(answer["rule"], _weekly_quality(logs, NOW_WEEK))
+    if sorted(int(w) for w in weeks) != applied["judged_weeks"]:
+        raise Incorrect("judged_weeks is off. The rule judges the latest `consecutive_weeks` weeks whose maturity "
+                        "reaches its min_label_maturity: apply your own rule, as fixed.", 1)
+    if answer["decision"] != applied["decision"]:
+        raise Incorrect("The decision does not follow your rule on those weeks. Roll back needs every judged week's "
+                        "upper bound below the floor; roll forward every lower bound at or above it; else hold.", 2)
 
 
 def _decision_compare(answer: dict, expected: dict) -> None:
-    if sorted(int(w) for w in answer["judged_weeks"]) != sorted(expected["judged_weeks"]):
-        raise Incorrect("judged_weeks is off. The rule judges the latest `consecutive_weeks` weeks whose maturity "
-                        "reaches its min_label_maturity: apply your own rule, as fixed.", 1)
-    if answer["decision"] != expected["decision"]:
-        raise Incorrect("The decision does not follow your rule on those weeks. Roll back needs every judged week's "
-                        "upper bound below the floor; roll forward every lower bound at or above it; else hold.", 2)
+    if not checks.numbers_match(answer["rule"]["baseline"], expected["rule"]["baseline"], SHARE_ATOL):
+        raise Incorrect("The rule's baseline is off (see exercise 1), so the floor it sets is not the one the team "
+                        "meant.", 1)
 
 
 HORIZON_WEEKS = 4  # a decision is deployed for this many weeks
@@ -537,10 +547,12 @@ def _deploy_decision(answer: dict, seed: int) -> Outcome:
 
 ROLLBACK_DECISION = Exercise(
     key="rollback_decision", number=6, title="Apply the rule you fixed, then deploy it", points=2,
-    expects="a dict {'decision': 'roll_back' | 'roll_forward' | 'hold', 'judged_weeks': [week, ...]}",
+    expects="a dict {'decision': 'roll_back' | 'roll_forward' | 'hold', 'judged_weeks': [week, ...], 'rule': "
+            "your fixed rollback_rule}",
     hints=(
         "The rule was written so that nobody decides now: `apply_rule(rollback_rule, quality)` applies it. Read "
-        "which weeks it judged and check them by hand against the quality plot.",
+        "which weeks it judged and check them by hand against the quality plot. Keep the rule with the decision "
+        "(`'rule': rollback_rule`), so a reader sees which rule decided.",
         "Roll back needs every judged week's ci_high below the floor; roll forward needs every ci_low at or above "
         "it; anything else is hold, and so is having too few mature weeks.",
     ),

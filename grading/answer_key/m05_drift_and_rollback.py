@@ -220,8 +220,9 @@ def shift_diagnosis(data: DataSource) -> dict:
 # --- Exercise 6 ---------------------------------------------------------------------------------------------
 
 def rollback_decision(data: DataSource) -> dict:
-    """The reference rule applied to the reference quality table (the learner's own rule is applied in the check)."""
-    return apply_rule(rollback_rule(data), quality(data))
+    """The reference rule applied to the reference quality table (the check applies the learner's own rule)."""
+    rule = rollback_rule(data)
+    return {**apply_rule(rule, quality(data)), "rule": rule}
 
 
 RUBRICS = {

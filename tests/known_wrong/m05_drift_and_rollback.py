@@ -164,7 +164,7 @@ def _concept_read_from_drift(data):
 def _decision(data, decision=None, judged=None):
     reference = KEY.rollback_decision(data)
     return {"decision": decision or reference["decision"],
-            "judged_weeks": judged if judged is not None else reference["judged_weeks"]}
+            "judged_weeks": judged if judged is not None else reference["judged_weeks"], "rule": reference["rule"]}
 
 
 def _decision_on_latest_weeks(data):
@@ -172,7 +172,13 @@ def _decision_on_latest_weeks(data):
     rule = KEY.rollback_rule(data)
     quality = KEY.quality(data)
     judged = list(quality.index[-rule["consecutive_weeks"]:])
-    return {"decision": apply_rule(rule, quality)["decision"], "judged_weeks": [int(w) for w in judged]}
+    return {"decision": apply_rule(rule, quality)["decision"], "judged_weeks": [int(w) for w in judged], "rule": rule}
+
+
+def _decision_with_wrong_baseline(data):
+    """A consistent decision from a rule whose baseline is the review rate, not the catch rate."""
+    rule = _rule(data, baseline=_baseline_of(data, "review rate"), quality_floor=_baseline_of(data, "review rate"))
+    return {**apply_rule(rule, KEY.quality(data)), "rule": rule}
 
 
 KEYWORD_SALAD = ("Roll back rollback concept covariate label shift prior P(y|x) PSI KS JS week 10 week 12 "
@@ -240,6 +246,9 @@ KNOWN_WRONG = {
         "holds for more data": lambda d: _decision(d, decision="hold"),
         "judges the latest weeks, labels or not": _decision_on_latest_weeks,
         "judges every post-update week": lambda d: _decision(d, judged=list(POST_WEEKS)),
+        "the rule loosened before applying it": lambda d: {**KEY.rollback_decision(d), "rule": _edited_after_fixing(d)},
+        "another rule, fixed after looking": lambda d: {**KEY.rollback_decision(d), "rule": _rule(d, loads_before=1)},
+        "a rule with the wrong baseline, applied as written": _decision_with_wrong_baseline,
     },
     "rollback_memo": {
         "keyword salad": lambda d: KEYWORD_SALAD,
