@@ -14,6 +14,7 @@ the 200 seeds (run with -s to print them):
 | the covariate and label shifts move v2's true catch rate by < 0.01 (0.02)       | 100%           |
 | the latest labelled week's known catch rate flatters v2                         | 96.0%          |
 | the reference rule rolls back, and rolling back is the best call in hindsight   | 99.0%          |
+| a rollback holds more honest customers for review (v1 over v2, now)             | 100%           |
 
 Pooled over seeds (a rate, not a per-seed lesson):
 
@@ -170,3 +171,10 @@ def test_the_reference_rule_rolls_back_and_rolling_back_is_best():
         v1, v2 = (refund_requests.weekly_harm(world, v, m05.NOW_WEEK + 1)["abuse_missed"] for v in ("v1", "v2"))
         holds[seed] = analysis(seed)["decision"]["decision"] == "roll_back" and v1 < v2
     _report("the rule rolls back, and v1 pays fewer abusive refunds now", holds)
+
+
+def test_rolling_back_holds_more_honest_customers_for_review():
+    _report("v1 holds more honest customers for review than v2 now", {
+        seed: refund_requests.weekly_harm(analysis(seed)["world"], "v1", m05.NOW_WEEK + 1)["honest_held"]
+        > refund_requests.weekly_harm(analysis(seed)["world"], "v2", m05.NOW_WEEK + 1)["honest_held"]
+        for seed in TRUTH_SEEDS})
