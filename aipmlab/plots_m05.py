@@ -48,7 +48,8 @@ def drift_heatmap(drift: Any, alarm: Any, ax: plt.Axes | None = None) -> plt.Axe
     bar = plt.colorbar(image, ax=ax, pad=0.01)
     bar.set_label("PSI against weeks 0-3")
     bar.ax.axhline(threshold, color="#08306b", lw=2)
-    bar.ax.text(1.6, threshold, " alarm", color="#08306b", va="center", fontsize=8, transform=bar.ax.get_yaxis_transform())
+    bar.ax.text(1.6, threshold, " alarm", color="#08306b", va="center", fontsize=8,
+                transform=bar.ax.get_yaxis_transform())
     ax.set_xlabel("week (4-7: no shift, noise only)")
     ax.set_title(f"Input drift by feature and week: boxed cells reach the alarm (PSI ≥ {threshold:.3f})")
     return ax
@@ -60,7 +61,8 @@ def psi_noise(noise_psi: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     for bins, group in noise_psi.groupby("bins"):
         summary = group.groupby("rows")["psi"].quantile([0.5, 0.99]).unstack()
         line = ax.plot(summary.index, summary[0.5], marker="o", label=f"{bins} bins: median")[0]
-        ax.plot(summary.index, summary[0.99], marker="^", ls=":", color=line.get_color(), label=f"{bins} bins: 1 in 100")
+        ax.plot(summary.index, summary[0.99], marker="^", ls=":", color=line.get_color(),
+                label=f"{bins} bins: 1 in 100")
     ax.axhline(0.1, color="grey", ls="--", lw=1)
     ax.set_xscale("log")
     rows = sorted(noise_psi["rows"].unique())

@@ -60,7 +60,8 @@ def _drift(data, binning="deciles", log=np.log, js="distance", reference=REFEREN
             values = logs.loc[logs["week"] == week, feature].to_numpy(float)
             actual = np.maximum(np.bincount(np.searchsorted(edges, values, side="right"), minlength=BINS)
                                 / values.size, 1e-4)
-            psi = ((actual - expected) ** 2).sum() if psi_squared else ((actual - expected) * log(actual / expected)).sum()
+            gap = actual - expected
+            psi = (gap**2).sum() if psi_squared else (gap * log(actual / expected)).sum()
             p, q = actual / actual.sum(), expected / expected.sum()
             m = (p + q) / 2
             divergence = 0.5 * (p * np.log2(p / m)).sum() + 0.5 * (q * np.log2(q / m)).sum()
@@ -124,7 +125,8 @@ def _quality(data, maturity_over_all=False, no_correction=False, wald=False, fil
     n = table["caught"] + missed
     if wald:
         half = 1.96 * np.sqrt(table["catch_rate"] * (1 - table["catch_rate"]) / n)
-        table["ci_low"], table["ci_high"] = (table["catch_rate"] - half).clip(0, 1), (table["catch_rate"] + half).clip(0, 1)
+        table["ci_low"] = (table["catch_rate"] - half).clip(0, 1)
+        table["ci_high"] = (table["catch_rate"] + half).clip(0, 1)
     else:
         bounds = [wilson_interval(c, t) if t == t else (np.nan, np.nan) for c, t in zip(table["caught"], n)]
         table["ci_low"], table["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
@@ -252,7 +254,8 @@ KNOWN_WRONG = {
     },
     "rollback_memo": {
         "keyword salad": lambda d: KEYWORD_SALAD,
-        "too short": lambda d: "Concept shift on prior_refund_rate in week 10, so we roll back. Covariate shift is fine.",
+        "too short": lambda d: ("Concept shift on prior_refund_rate in week 10, so we roll back. Covariate shift is "
+                                "fine."),
         "no figure": lambda d: ("We roll back. " + "The concept shift hurt the catch rate and the covariate shift in "
                                 "the new market did not, so the rule we fixed before looking tells us to act. " * 12),
     },
