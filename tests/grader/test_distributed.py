@@ -1,22 +1,30 @@
 """Grading on a Dask cluster gives the same results as the engine on one machine.
 
-A local cluster of two worker processes (one thread each) grades a handful of submissions sent as
-notebook bytes: the worked solutions, the untouched release, a patched checker and a kernel that dies.
-Each result must equal `engine.grade_notebook`'s on the same submission, apart from the time it took.
-A worker whose answer key differs from the grader's refuses to grade, and the grade command's
-`--scheduler` reuses stored results and stores new ones like a run on one machine.
+The embedded default, a local cluster of two worker processes (one thread each), grades a handful of
+submissions sent as notebook bytes: the worked solutions, the untouched release, a patched checker and
+a kernel that dies. Each result must equal `engine.grade_notebook`'s on the same submission, apart
+from the time it took. On a cluster started with the README's `dask scheduler` and `dask worker`
+commands, the grade command's `--scheduler` reuses stored results and stores new ones like a run on
+one machine, and a worker whose answer key differs from the grader's refuses to grade.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from aipmlab import paths
 from aipmlab.grader import Limits, SubmissionResult, grade_notebook, record
 from aipmlab.grader import distributed as on_dask
 from tests.grader.hostile import cases
 from tests.grader.test_engine import submissions_for
+from tests.test_browser import free_port
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(cell_seconds=6, wall_seconds=90)
@@ -29,22 +37,42 @@ def comparable(result: SubmissionResult) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    local = on_dask._local_cluster(2)
-    try:
-        yield local.scheduler_address
-    finally:
-        local.close()
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, cluster):
+def graded(tmp_path_factory):
+    """The chosen cases graded on the embedded default (a local cluster of two workers) and by the plain engine."""
     base = tmp_path_factory.mktemp("dask")
     chosen = [case for case in cases(base / "course", base / "results") if case.name in CHOSEN]
     submissions = submissions_for(chosen, base / "handed-in")
-    on_cluster = list(on_dask.grade_on_cluster(submissions, LIMITS, scheduler=cluster))
+    on_cluster = list(on_dask.grade_on_cluster(submissions, LIMITS, workers=2))
     plain = [grade_notebook(submission, LIMITS) for submission in submissions]
     return {"base": base, "submissions": submissions, "cluster": on_cluster, "plain": plain}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A scheduler and a worker started with the README's commands (`dask scheduler`, `dask worker`); its address."""
+    folder = tmp_path_factory.mktemp("dask-cluster")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).parent / "dask")
+    env = dict(os.environ, PYTHONPATH=str(paths.kit_root()), DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    commands = ([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                [dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--memory-limit", "0",
+                 "--no-dashboard", "--local-directory", str(folder)])
+    started = []
+    try:
+        for command in commands:
+            started.append(subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL,
+                                            stderr=(folder / f"{command[1]}.log").open("wb"),
+                                            start_new_session=True))
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=120)
+        yield address
+    finally:
+        for process in reversed(started):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 def test_the_cluster_grades_every_submission_once(graded):
