@@ -2,8 +2,8 @@
 
 One student hands in module 01's worked solutions; `aipmlab autograde` grades them. In headless
 Chromium the reviewer opens Nbgrader → Formgrader in the instructor's JupyterLab, goes to the
-student's submission through Manual Grading, reads the rubric under the written answer, and types a
-score. `nbgrader export` then carries that score in the student's total. Needs Chromium (see
+student's submission through Manual Grading, reads the written answer's text (not only the code that
+made it) and its rubric, and types a score. `nbgrader export` then carries that score in the student's total. Needs Chromium (see
 test_browser.py for how it is found or installed).
 """
 
@@ -125,8 +125,10 @@ def reviewed(instructor_lab):
     return {"page": grading_page, "value": saved_value}
 
 
-def test_the_rubric_is_on_the_grading_page(reviewed):
+def test_the_answer_text_and_its_rubric_are_on_the_grading_page(reviewed):
     rubric = answer_key.load(MODULE.code_name).RUBRICS[WRITTEN.key]
+    assert "The answer as handed in:" in reviewed["page"]
+    assert "Smart reply meets the" in reviewed["page"]  # the statement the worked answer's code produces
     assert "Rubric for the reviewer" in reviewed["page"]
     for criterion in rubric.criteria:
         assert f"{criterion.name} (up to {criterion.max_points})" in reviewed["page"], criterion.name
