@@ -73,12 +73,13 @@ def _parcel(submission: Submission) -> dict:
     """What travels to a worker: the notebook's bytes and name, the submission's id, module and seed, and the
     fingerprint of the grader's answer key for that module."""
     from aipmlab import course
-    from aipmlab.grader import judge
+    from aipmlab.grader import extract, judge
 
     module = course.module(submission.module)
     judge.require_answer_key(module)
-    try:
-        notebook = Path(submission.notebook).read_bytes()
+    try:  # a byte past the engine's limit is enough for the worker to refuse an oversized notebook
+        with open(submission.notebook, "rb") as handed_in:
+            notebook = handed_in.read(extract.MAX_NOTEBOOK_BYTES + 1)
     except OSError:
         notebook = None  # graded on the worker as unreadable, the way the engine records it
     return {"submission_id": submission.submission_id, "module": module.slug, "seed": submission.seed,
@@ -116,8 +117,9 @@ def grade_parcels(parcels: list[dict], limits: dict, allow_unisolated: bool) -> 
     from aipmlab.grader.engine import AnswerKeyMissing, IsolationUnavailable
 
     for parcel in parcels:
-        mine = judge.answer_key_fingerprint(course.module(parcel["module"]))
-        if mine != parcel["fingerprint"]:
+        module = course.module(parcel["module"])
+        judge.require_answer_key(module)  # AnswerKeyMissing, naming the path, on a worker without grading/
+        if judge.answer_key_fingerprint(module) != parcel["fingerprint"]:
             raise AnswerKeyDiffers(f"This worker's answer key for module {parcel['module']} differs from the "
                                    "grader's; give every worker the same checkout of the kit, grading/ included.")
     grader_limits = Limits(**limits)
@@ -149,14 +151,12 @@ def _written_out(parcel: dict, folder: Path) -> Submission:
 
 
 class _WarmGrader:
-    """One per worker process: imports the engine and the course once and hands batches to `fast.grade_many`."""
+    """One per worker process: imports the engine once and hands each batch to `fast.grade_many`, which keeps
+    the pre-warmed parent that runs the notebooks."""
 
     def __init__(self) -> None:
-        from aipmlab import course
-        from aipmlab.grader import fast, judge
+        from aipmlab.grader import fast
 
-        for module in course.modules():  # load every answer key once, so no batch pays for it
-            judge.require_answer_key(module)
         self._grade_many = fast.grade_many
 
     def grade(self, submissions: list[Submission], limits: Limits, allow_unisolated: bool) -> list[SubmissionResult]:
