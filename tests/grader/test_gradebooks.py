@@ -8,9 +8,8 @@ not depend on the database, and two graders writing at once lose, duplicate or m
 
 from __future__ import annotations
 
-import os
+import multiprocessing
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,9 +22,9 @@ from tests.grader.hostile import cases
 
 pytestmark = pytest.mark.slow
 MODULE = course.module("00")
-CLASS = {"solver": "controls/m00-solution", "untouched": "controls/m00-release",
-         "broken-metadata": "metadata/schema-99"}  # the last is refused by nbgrader and graded by the engine alone
-GRADER_SHARES = (["solver"], ["untouched", "broken-metadata"])  # each grader writes both kinds of route
+CLASS = {"solver": "controls/m00-solution",             # autograded by nbgrader, judged by the engine
+         "broken-metadata": "metadata/duplicate-grade-id"}  # refused by nbgrader, graded by the engine alone: 0
+GRADER_SHARES = (["solver"], ["broken-metadata"])
 
 
 def make_course(folder: Path, db_url: str) -> Path:
@@ -53,10 +52,13 @@ def gradebook_rows(db_url: str) -> list[tuple]:
     return sorted(rows)
 
 
-def autograde_command(course_dir: Path, students: list[str]) -> list[str]:
-    """`aipmlab autograde` for some students, as a grader at a terminal would type it."""
-    return [sys.executable, "-m", "aipmlab.cli", "autograde", MODULE.slug, "--course", str(course_dir),
-            *[argument for student in students for argument in ("--student", student)]]
+def grader(course_dir: Path, students: list[str]) -> None:
+    """A grader's process: `aipmlab autograde` for some students, as typed at a terminal, its exit code kept."""
+    from aipmlab.cli import main
+
+    arguments = ["autograde", MODULE.slug, "--course", str(course_dir),
+                 *[argument for student in students for argument in ("--student", student)]]
+    sys.exit(main(arguments))
 
 
 @pytest.fixture(scope="module")
@@ -67,25 +69,25 @@ def gradebooks(tmp_path_factory, postgres):
     on_sqlite = make_course(base / "sqlite", sqlite_url)
     on_postgres = make_course(base / "postgres", postgres_url)
     serial = cohort.autograde(on_sqlite, MODULE.slug)
-    env = dict(os.environ, PYTHONPATH=str(paths.kit_root()),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    graders = [subprocess.Popen(autograde_command(on_postgres, share), env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True) for share in GRADER_SHARES]
-    outputs = [grader.communicate(timeout=300)[0] for grader in graders]
+    # Forked from this process, the graders skip a fresh interpreter's imports; each still opens its own
+    # connections, grades in its own sandboxes and writes on its own, at the same time as the other.
+    graders = [multiprocessing.get_context("fork").Process(target=grader, args=(on_postgres, share))
+               for share in GRADER_SHARES]
+    for process in graders:
+        process.start()
+    for process in graders:
+        process.join(timeout=300)
     return {"sqlite": gradebook_rows(sqlite_url), "postgres": gradebook_rows(postgres_url), "serial": serial,
-            "outputs": outputs, "exit codes": [grader.returncode for grader in graders]}
+            "exit codes": [process.exitcode for process in graders]}
 
 
 def test_both_graders_finished_on_postgres(gradebooks):
-    assert gradebooks["exit codes"] == [0, 0], gradebooks["outputs"]
-    printed = "\n".join(gradebooks["outputs"])
-    for student in CLASS:
-        assert f"{student}: " in printed, printed
+    assert gradebooks["exit codes"] == [0, 0]
 
 
 def test_the_class_is_graded_as_the_engine_decides(gradebooks):
     scores = {row.student: (row.how, row.points) for row in gradebooks["serial"]}
-    assert scores == {"solver": ("nbgrader", 1), "untouched": ("nbgrader", 0), "broken-metadata": ("engine only", 1)}
+    assert scores == {"solver": ("nbgrader", 1), "broken-metadata": ("engine only", 0)}
 
 
 def test_postgres_and_sqlite_hold_identical_gradebooks(gradebooks):
