@@ -22,7 +22,8 @@ def _grade(arguments: argparse.Namespace) -> int:
         where = dict(scheduler=arguments.scheduler, workers=arguments.local_cluster,
                      allow_unisolated=arguments.allow_unisolated)
         if arguments.results:
-            results = grade_batch_on_cluster(submissions, arguments.results, limits, **where)
+            results = grade_batch_on_cluster(submissions, arguments.results, limits, progress=not arguments.json,
+                                             **where)
         else:
             by_id = {result.submission_id: result for result in grade_on_cluster(submissions, limits, **where)}
             results = [by_id[submission.submission_id] for submission in submissions]

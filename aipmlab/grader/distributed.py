@@ -187,9 +187,11 @@ def _internal_failure(parcel: dict, error: BaseException) -> dict:
 
 
 def grade_batch_on_cluster(submissions: Sequence[Submission], results_dir: Path, limits: Limits = Limits(), *,
-                           scheduler: str | None = None, workers: int | None = None,
-                           allow_unisolated: bool = False) -> list[SubmissionResult]:
+                           scheduler: str | None = None, workers: int | None = None, allow_unisolated: bool = False,
+                           progress: bool = True) -> list[SubmissionResult]:
     """Like `engine.grade_batch`: reuse stored results, grade the rest on the cluster, store each as it arrives."""
+    from tqdm.auto import tqdm
+
     from aipmlab import course
     from aipmlab.grader import judge, record
 
@@ -204,8 +206,10 @@ def grade_batch_on_cluster(submissions: Sequence[Submission], results_dir: Path,
             found[submission.submission_id] = stored
     by_id = {submission.submission_id: submission for submission in submissions}
     to_grade = [submission for submission in submissions if submission.submission_id not in found]
-    for result in grade_on_cluster(to_grade, limits, scheduler=scheduler, workers=workers,
-                                   allow_unisolated=allow_unisolated):
-        record.write_atomically(record.result_path(results_dir, by_id[result.submission_id]), result)
-        found[result.submission_id] = result
+    with tqdm(total=len(to_grade), disable=not progress, unit="notebook", desc="grading on Dask") as bar:
+        for result in grade_on_cluster(to_grade, limits, scheduler=scheduler, workers=workers,
+                                       allow_unisolated=allow_unisolated):
+            record.write_atomically(record.result_path(results_dir, by_id[result.submission_id]), result)
+            found[result.submission_id] = result
+            bar.update()
     return [found[submission_id] for submission_id in ids]
