@@ -9,6 +9,7 @@ test_browser.py for how it is found or installed).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import shutil
@@ -17,12 +18,13 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 import pytest
 
 from aipmlab import answer_key, course, paths
-from tests.conftest import write_course_config
+from tests.conftest import computed_once, write_course_config
 from tests.test_browser import chromium_path, free_port
 
 pytestmark = pytest.mark.slow
@@ -37,14 +39,13 @@ def venv_tool(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-@pytest.fixture(scope="module")
-def instructor_lab(tmp_path_factory):
+@contextlib.contextmanager
+def instructor_lab(base: Path) -> Iterator[dict]:
     """A course with one autograded student, and the instructor's JupyterLab on it (a free port), stopped after."""
     pytest.importorskip("playwright", reason="playwright is a test dependency; run `make test` to install it")
     browser = chromium_path()
     from aipmlab.grader import cohort
 
-    base = tmp_path_factory.mktemp("formgrader")
     course_dir = base / "course"
     course_dir.mkdir()
     write_course_config(course_dir, "c.EngineAutograde.cell_seconds = 60")
@@ -85,12 +86,10 @@ def instructor_lab(tmp_path_factory):
         server.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def reviewed(instructor_lab):
+def review(lab: dict) -> dict:
     """The reviewer's session: open the formgrader, find the submission, read the page, type a score."""
     from playwright.sync_api import sync_playwright
 
-    lab = instructor_lab
     shots = lab["base"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=lab["browser"], args=["--no-sandbox"])
@@ -125,6 +124,25 @@ def reviewed(instructor_lab):
     return {"page": grading_page, "value": saved_value}
 
 
+def exported_row(lab: dict) -> dict:
+    """The student's row in the CSV that `nbgrader export` writes."""
+    export = lab["course"] / "grades.csv"
+    done = subprocess.run([venv_tool("nbgrader"), "export", f"--to={export}"], cwd=lab["course"], env=lab["env"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [row] = [row for row in csv.DictReader(export.open()) if row["student_id"] == STUDENT]
+    return row
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory, worker_id):
+    def compute() -> dict:
+        with instructor_lab(tmp_path_factory.mktemp("formgrader")) as lab:
+            return dict(review(lab), exported=exported_row(lab))
+
+    return computed_once(tmp_path_factory, worker_id, "formgrader", compute)
+
+
 def test_the_answer_text_and_its_rubric_are_on_the_grading_page(reviewed):
     rubric = answer_key.load(MODULE.code_name).RUBRICS[WRITTEN.key]
     assert "The answer as handed in:" in reviewed["page"]
@@ -134,12 +152,7 @@ def test_the_answer_text_and_its_rubric_are_on_the_grading_page(reviewed):
         assert f"{criterion.name} (up to {criterion.max_points})" in reviewed["page"], criterion.name
 
 
-def test_the_typed_score_is_in_the_exported_grades(reviewed, instructor_lab):
+def test_the_typed_score_is_in_the_exported_grades(reviewed):
     assert reviewed["value"] == str(REVIEWER_SCORE)
-    export = instructor_lab["course"] / "grades.csv"
-    done = subprocess.run([venv_tool("nbgrader"), "export", f"--to={export}"], cwd=instructor_lab["course"],
-                          env=instructor_lab["env"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    [row] = [row for row in csv.DictReader(export.open()) if row["student_id"] == STUDENT]
-    assert float(row["raw_score"]) == MODULE.autograded_points + REVIEWER_SCORE
-    assert float(row["max_score"]) == MODULE.autograded_points + MODULE.manual_points
+    assert float(reviewed["exported"]["raw_score"]) == MODULE.autograded_points + REVIEWER_SCORE
+    assert float(reviewed["exported"]["max_score"]) == MODULE.autograded_points + MODULE.manual_points

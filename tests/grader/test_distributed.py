@@ -10,18 +10,22 @@ one machine, and a worker whose answer key differs from the grader's refuses to 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from aipmlab import paths
 from aipmlab.grader import Limits, SubmissionResult, grade_notebook, record
 from aipmlab.grader import distributed as on_dask
+from tests.conftest import computed_once
 from tests.grader.hostile import cases
 from tests.grader.test_engine import submissions_for
 from tests.test_browser import free_port
@@ -36,21 +40,11 @@ def comparable(result: SubmissionResult) -> dict:
     return {name: value for name, value in result.to_json().items() if name != "seconds"}
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """The chosen cases graded on the embedded default (a local cluster of two workers) and by the plain engine."""
-    base = tmp_path_factory.mktemp("dask")
-    chosen = [case for case in cases(base / "course", base / "results") if case.name in CHOSEN]
-    submissions = submissions_for(chosen, base / "handed-in")
-    on_cluster = list(on_dask.grade_on_cluster(submissions, LIMITS, workers=2))
-    plain = [grade_notebook(submission, LIMITS) for submission in submissions]
-    return {"base": base, "submissions": submissions, "cluster": on_cluster, "plain": plain}
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+@contextlib.contextmanager
+def cluster_from_the_readme(folder: Path) -> Iterator[str]:
     """A scheduler and a worker started with the README's commands (`dask scheduler`, `dask worker`); its address."""
-    folder = tmp_path_factory.mktemp("dask-cluster")
+    from distributed import Client
+
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).parent / "dask")
@@ -64,8 +58,6 @@ def cluster(tmp_path_factory):
             started.append(subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL,
                                             stderr=(folder / f"{command[1]}.log").open("wb"),
                                             start_new_session=True))
-        from distributed import Client
-
         with Client(address, timeout=60) as client:
             client.wait_for_workers(1, timeout=120)
         yield address
@@ -75,47 +67,81 @@ def cluster(tmp_path_factory):
             process.wait(timeout=30)
 
 
+def grade_command(*arguments: str) -> tuple[int, list[SubmissionResult]]:
+    """`aipmlab grade ... --json` run in this process: its exit code and the results it printed."""
+    from aipmlab.cli import main
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["grade", *arguments, "--json"])
+    return code, [SubmissionResult.from_json(row) for row in json.loads(printed.getvalue())]
+
+
+def grade_everything(base: Path) -> dict:
+    """Every run the tests look at, as plain data."""
+    chosen = [case for case in cases(base / "course", base / "results") if case.name in CHOSEN]
+    submissions = submissions_for(chosen, base / "handed-in")
+    found = {"on cluster": list(on_dask.grade_on_cluster(submissions, LIMITS, workers=2)),
+             "plain": [grade_notebook(submission, LIMITS) for submission in submissions]}
+
+    solution = next(s for s in submissions if s.submission_id == "controls/m00-solution")
+    unreadable = base / "not-a-notebook.ipynb"
+    unreadable.write_text("{ this is not a notebook")
+    results = base / "command-results"
+    named = f"001-{solution.notebook.stem}"  # the grade command's id for the first notebook it is given
+    already = next(r for r in found["on cluster"] if r.submission_id == solution.submission_id)
+    record.write_atomically(results / f"{named}.json",
+                            SubmissionResult.from_json(dict(already.to_json(), submission_id=named)))
+    found["already stored"] = dict(already.to_json(), submission_id=named)
+    (base / "cluster").mkdir()
+    with cluster_from_the_readme(base / "cluster") as address:
+        arguments = (str(solution.notebook), str(unreadable), "--module", "00", "--seed", str(solution.seed),
+                     "--scheduler", address, "--results", str(results))
+        found["first command"] = grade_command(*arguments)
+        found["stored"] = {p.name: p.stat().st_mtime_ns for p in results.rglob("*.json")}
+        found["second command"] = grade_command(*arguments)
+        found["stored again"] = {p.name: p.stat().st_mtime_ns for p in results.rglob("*.json")}
+        from distributed import Client
+
+        parcel = dict(on_dask._parcel(submissions[0]), fingerprint="not the grader's key")
+        with Client(address) as client:
+            try:
+                list(on_dask._grade_with(client, [parcel], LIMITS, allow_unisolated=False))
+                found["other key"] = "graded"
+            except Exception as error:
+                found["other key"] = f"{type(error).__name__}: {error}"
+    return found
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, worker_id):
+    return computed_once(tmp_path_factory, worker_id, "dask",
+                         lambda: grade_everything(tmp_path_factory.mktemp("dask")))
+
+
 def test_the_cluster_grades_every_submission_once(graded):
-    assert sorted(r.submission_id for r in graded["cluster"]) == sorted(CHOSEN)
+    assert sorted(r.submission_id for r in graded["on cluster"]) == sorted(CHOSEN)
 
 
 @pytest.mark.parametrize("name", CHOSEN)
 def test_the_cluster_gives_the_engines_result(graded, name):
-    on_cluster = next(r for r in graded["cluster"] if r.submission_id == name)
+    on_cluster = next(r for r in graded["on cluster"] if r.submission_id == name)
     plain = next(r for r in graded["plain"] if r.submission_id == name)
     assert comparable(on_cluster) == comparable(plain)
     assert "namespaces" in on_cluster.isolation
 
 
-def test_a_worker_with_another_answer_key_refuses_to_grade(graded, cluster):
-    from distributed import Client
-
-    parcel = dict(on_dask._parcel(graded["submissions"][0]), fingerprint="not the grader's key")
-    with Client(cluster) as client, pytest.raises(on_dask.AnswerKeyDiffers, match="differs from the grader"):
-        list(on_dask._grade_with(client, [parcel], LIMITS, allow_unisolated=False))
+def test_a_worker_with_another_answer_key_refuses_to_grade(graded):
+    assert graded["other key"].startswith("AnswerKeyDiffers: "), graded["other key"]
+    assert "differs from the grader" in graded["other key"]
 
 
-def test_the_grade_command_on_a_cluster_reuses_and_stores_results(graded, cluster, tmp_path, capsys):
-    from aipmlab.cli import main
-
-    solution = next(s for s in graded["submissions"] if s.submission_id == "controls/m00-solution")
-    unreadable = tmp_path / "not-a-notebook.ipynb"
-    unreadable.write_text("{ this is not a notebook")
-    results = tmp_path / "results"
-    from_the_fixture = next(r for r in graded["cluster"] if r.submission_id == "controls/m00-solution")
-    as_the_command_names_it = f"001-{solution.notebook.stem}"
-    record.write_atomically(results / f"{as_the_command_names_it}.json",
-                            SubmissionResult.from_json(dict(from_the_fixture.to_json(),
-                                                            submission_id=as_the_command_names_it)))
-    command = ["grade", str(solution.notebook), str(unreadable), "--module", "00", "--seed", str(solution.seed),
-               "--scheduler", cluster, "--results", str(results), "--json"]
-    assert main(command) == 0
-    first = [SubmissionResult.from_json(row) for row in json.loads(capsys.readouterr().out)]
+def test_the_grade_command_on_a_cluster_reuses_and_stores_results(graded):
+    code, first = graded["first command"]
+    assert code == 0
     assert [(r.status, r.points) for r in first] == [("graded", 1), ("failed", 0)]
-    assert comparable(first[0]) == dict(comparable(from_the_fixture), submission_id=as_the_command_names_it)
-    stored = {path.name: path.stat().st_mtime_ns for path in results.rglob("*.json")}
-    assert len(stored) == 2
-    assert main(command) == 0  # a rerun reuses both stored results and grades nothing
-    again = [SubmissionResult.from_json(row) for row in json.loads(capsys.readouterr().out)]
-    assert again == first
-    assert {path.name: path.stat().st_mtime_ns for path in results.rglob("*.json")} == stored
+    already = {k: v for k, v in graded["already stored"].items() if k != "seconds"}
+    assert comparable(first[0]) == already, "the stored result was reused, not graded again"
+    assert len(graded["stored"]) == 2, "the new result was stored"
+    assert graded["second command"] == (0, first), "a rerun gives the same results"
+    assert graded["stored again"] == graded["stored"], "a rerun reuses both stored results and grades nothing"

@@ -17,7 +17,7 @@ import pytest
 
 from aipmlab import course, paths
 from aipmlab.grader import cohort
-from tests.conftest import write_course_config
+from tests.conftest import computed_once, write_course_config
 from tests.grader.hostile import cases
 
 pytestmark = pytest.mark.slow
@@ -62,8 +62,15 @@ def grader(course_dir: Path, students: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def gradebooks(tmp_path_factory, postgres):
-    base = tmp_path_factory.mktemp("gradebooks")
+def gradebooks(tmp_path_factory, worker_id, request):
+    def compute() -> dict:
+        return grade_into_both(tmp_path_factory.mktemp("gradebooks"), request.getfixturevalue("postgres"))
+
+    return computed_once(tmp_path_factory, worker_id, "gradebooks", compute)
+
+
+def grade_into_both(base: Path, postgres) -> dict:
+    """The class autograded into SQLite by one grader and into PostgreSQL by two at once; both gradebooks' rows."""
     sqlite_url = f"sqlite:///{base / 'sqlite' / 'gradebook.db'}"
     postgres_url = postgres.database("cohort")
     on_sqlite = make_course(base / "sqlite", sqlite_url)
