@@ -36,7 +36,8 @@ def write_course_config(course_dir: Path, *lines: str) -> None:
 # Files whose tests share expensive module-level state (a cached analysis per seed, a graded course, a batch
 # of submissions): each runs whole on one test worker (`--dist loadgroup`), so no two workers build the same
 # state. Module 02's truth file is not among them: its workers split the seeds and share results by file.
-SHARED_STATE_FILES = ("truth/test_m0", "grader/", "takehome/", "test_nbgrader.py", "test_cohort_readme.py")
+SHARED_STATE_FILES = ("truth/test_m0", "grader/", "takehome/", "test_nbgrader.py", "test_cohort_readme.py",
+                      "test_formgrader_browser.py")
 SPLIT_ACROSS_WORKERS = ("truth/test_m02_",)
 
 

@@ -15,7 +15,19 @@ def _grade(arguments: argparse.Namespace) -> int:
     submissions = [Submission(f"{index:03d}-{''.join(c if c.isalnum() or c in '-_.' else '_' for c in path.stem)}",
                               path, arguments.module, arguments.seed)
                    for index, path in enumerate(arguments.notebook, start=1)]
-    if arguments.results:
+    on_dask = arguments.scheduler is not None or arguments.local_cluster is not None
+    if on_dask:
+        from aipmlab.grader.distributed import grade_batch_on_cluster, grade_on_cluster
+
+        where = dict(scheduler=arguments.scheduler, workers=arguments.local_cluster,
+                     allow_unisolated=arguments.allow_unisolated)
+        if arguments.results:
+            results = grade_batch_on_cluster(submissions, arguments.results, limits, progress=not arguments.json,
+                                             **where)
+        else:
+            by_id = {result.submission_id: result for result in grade_on_cluster(submissions, limits, **where)}
+            results = [by_id[submission.submission_id] for submission in submissions]
+    elif arguments.results:
         results = grade_batch(submissions, arguments.results, limits, progress=not arguments.json,
                               allow_unisolated=arguments.allow_unisolated)
     else:
@@ -56,6 +68,12 @@ def register(tasks: argparse._SubParsersAction) -> None:
     grade.add_argument("--wall-seconds", type=int, default=600, help="wall time allowed per notebook")
     grade.add_argument("--allow-unisolated", action="store_true",
                        help="grade even where the sandbox cannot isolate the notebook (not root, not Linux)")
+    where = grade.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); its workers need the kit "
+                            "with grading/")
+    where.add_argument("--local-cluster", metavar="N", type=int,
+                       help="grade on a local Dask cluster of N worker processes")
     grade.set_defaults(run=_grade)
     autograde = tasks.add_parser("autograde", help="nbgrader autograde, one student at a time, judged by the engine")
     autograde.add_argument("assignment", help="the nbgrader assignment, e.g. 01-failure-boundaries")

@@ -61,8 +61,11 @@ class EngineAutograde(NbGraderPreprocessor):
                     verdict = verdicts[grade_id]
                     cell.outputs = [_verdict_output(verdict, note)]
                     if verdict.key in rubrics:  # the reviewer scores the written answer just above by this
-                        cell.outputs.append(nbformat.v4.new_output(
-                            "stream", name="stdout", text=f"\nRubric for the reviewer:\n{rubrics[verdict.key]}\n"))
+                        if isinstance(verdict.answer, str) and verdict.answer.strip():  # the text, not the code
+                            shown = f"\nThe answer as handed in:\n{_wrapped(verdict.answer)}\n"
+                            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=shown))
+                        rubric = f"\nRubric for the reviewer:\n{_wrapped(rubrics[verdict.key], '  ')}\n"
+                        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=rubric))
         return nb, resources
 
 
@@ -72,6 +75,16 @@ def _rubrics(module: Any) -> dict[str, str]:
 
     key = answer_key.load(module.code_name)
     return {name: rubric.as_text() for name, rubric in getattr(key, "RUBRICS", {}).items()} if key else {}
+
+
+def _wrapped(text: str, hanging: str = "", width: int = 96) -> str:
+    """`text` with every line wrapped to `width` columns, continuing at its indent plus `hanging` (the formgrader
+    and feedback pages do not wrap output)."""
+    lines = []
+    for line in text.splitlines():
+        indent = line[:len(line) - len(line.lstrip())]
+        lines += textwrap.wrap(line, width, subsequent_indent=indent + hanging) or [""]
+    return "\n".join(lines)
 
 
 def _safe_id(student: str, assignment: str) -> str:
