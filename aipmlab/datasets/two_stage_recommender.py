@@ -29,7 +29,7 @@ from aipmlab.datasets.family import DatasetFamily
 
 CANONICAL_SEED = 2024
 
-N_ITEMS = 240
+N_ITEMS = 200
 GENRES = ("comedy", "cooking", "gaming", "music", "news", "science", "sport", "travel")
 CANDIDATES = 30          # videos the candidate generator hands to the ranker
 SHELF = 10               # videos the app shows, in ranked order
@@ -42,6 +42,9 @@ SHOWN_SAMPLE = 150       # users per cell whose shelves are logged in full
 SESSIONS = 6             # home-shelf visits per user during the experiment week
 LOOP_USERS = 400
 LOOP_ROUNDS = 10
+
+BLIND_GENRES = 2         # genres the old generator never retrieves, when the generator carries the lift
+BLIND_PENALTY = 20.0
 
 # Graded relevance, read from how far a video's true utility for a user sits above the user's typical video.
 RELEVANCE_CUTS = (1.2, 1.8, 2.4)   # utility above these: 1, 2, 3
@@ -57,6 +60,7 @@ class World:
     log_popularity: np.ndarray  # (items,) log of past impressions (what popularity features see)
     bait: np.ndarray            # (items,) bool: clickbait (looks appealing to a clicks-trained model, disappoints)
     cold: np.ndarray            # (items,) bool: long-tail videos the old ranker has too little history to score
+    blind: np.ndarray           # (items,) bool: videos of genres the old generator never retrieves
     regime: str                 # "substitutes" (both new stages fix clickbait) or "complements" (long-tail videos)
     lift_stage: str             # "candidates" or "ranker": whose own accuracy gain is larger
     noise: dict                 # (stage, version) -> score noise
@@ -94,14 +98,16 @@ def world(seed: int) -> World:
         popularity["candidates", "old"] = rng.uniform(2.6, 3.2)
         cold_penalty = rng.uniform(8.0, 10.0)
         quality = np.where(cold, quality + rng.uniform(0.4, 0.6), quality)  # hidden gems in the long tail
-    # The lift stage's own gain: its old model is noisier.
+    # The lift stage's own gain: the old generator never retrieves some genres (it was trained before they took
+    # off), or the old ranker is noisier.
+    blind = np.zeros(N_ITEMS, dtype=bool)
     if lift_stage == "candidates":
-        noise["candidates", "old"] = rng.uniform(3.0, 3.6)
+        blind = np.isin(genre, rng.choice(len(GENRES), BLIND_GENRES, replace=False))
     else:
         noise["ranker", "old"] = rng.uniform(1.8, 2.2)
     feedback = float(rng.uniform(0.15, 0.6))
-    return World(seed, genre, quality, log_popularity, bait, cold, regime, lift_stage, noise, popularity, appeal,
-                 cold_penalty, feedback)
+    return World(seed, genre, quality.astype(np.float32), log_popularity.astype(np.float32), bait, cold, blind, regime,
+                 lift_stage, noise, popularity, appeal, cold_penalty, feedback)
 
 
 @lru_cache(maxsize=64)
@@ -117,11 +123,19 @@ def fresh_rng(seed: int, purpose: str) -> np.random.Generator:
 
 # --- users, utility and the two stages -------------------------------------------------------------------------
 
+def unit_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Centred noise of variance 1 (uniform: as good as normal here, and four times cheaper to draw)."""
+    noise = rng.random(shape, dtype=np.float32)
+    noise -= np.float32(0.5)
+    noise *= np.float32(np.sqrt(12.0))
+    return noise
+
+
 def utility(world_: World, rng: np.random.Generator, n_users: int) -> np.ndarray:
     """True utility (users × items): taste for the video's genre, the video's quality, and a personal match."""
     taste = rng.normal(0.0, 1.0, (n_users, len(GENRES)))
-    personal = rng.standard_normal((n_users, world_.n_items), dtype=np.float32)
-    return (taste[:, world_.genre] + world_.quality[None, :] + 0.6 * personal).astype(np.float32)
+    taste = taste.astype(np.float32)
+    return taste[:, world_.genre] + world_.quality[None, :] + 0.6 * unit_noise(rng, (n_users, world_.n_items))
 
 
 def relevance(world_: World, true_utility: np.ndarray) -> np.ndarray:
@@ -135,12 +149,17 @@ def stage_scores(world_: World, stage: str, version: str, true_utility: np.ndarr
     """What one stage believes about every user × item: utility, plus its biases, its noise, and (in the feedback
     loop) the boost its own past clicks give each item."""
     key = (stage, version)
-    scores = (true_utility + world_.popularity_weight[key] * world_.log_popularity[None, :]
-              + world_.bait_appeal[key] * world_.bait[None, :]
-              + world_.noise[key] * rng.standard_normal(true_utility.shape, dtype=np.float32))
-    if key == ("ranker", "old"):
-        scores = scores - world_.cold_penalty * world_.cold[None, :]
-    return scores if learned_boost is None else scores + learned_boost[None, :]
+    cold_penalty = world_.cold_penalty if key == ("ranker", "old") else 0.0
+    blind_penalty = BLIND_PENALTY if key == ("candidates", "old") else 0.0
+    biases = (world_.popularity_weight[key] * world_.log_popularity + world_.bait_appeal[key] * world_.bait
+              - cold_penalty * world_.cold - blind_penalty * world_.blind)
+    if learned_boost is not None:
+        biases = biases + learned_boost
+    scores = unit_noise(rng, true_utility.shape)
+    scores *= np.float32(world_.noise[key])
+    scores += true_utility
+    scores += biases.astype(np.float32)[None, :]
+    return scores
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -176,7 +195,7 @@ def serve(world_: World, true_utility: np.ndarray, rng: np.random.Generator, gen
 
 @dataclass(frozen=True)
 class RecommenderTruth:
-    """What one draw knows and its files do not: planted parameters and the true expected clicks per cell."""
+    """What one draw knows and its files do not: the planted regime, lift stage, loop strength, clickbait."""
 
     regime: str
     lift_stage: str
@@ -184,58 +203,46 @@ class RecommenderTruth:
     bait_items: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class DrawArrays:
+    """One draw as arrays, before it becomes tables (the truth tests read these, to stay fast)."""
+
+    relevance: np.ndarray        # offline users × items, graded 0-3
+    generator_rank: dict         # version -> offline users × items, 1..CANDIDATES, 0 when not a candidate
+    ranker_score: dict           # version -> offline users × items, scores (read on the old generator's candidates)
+    clicks: dict                 # cell -> clicks per user of that cell
+    shelves: dict                # cell -> (users × SHELF) item indices
+    loop_impressions: np.ndarray  # rounds × items
+
+
 def item_ids(n: int) -> list[str]:
     """Video ids v001, v002, ..."""
     return [f"v{i:03d}" for i in range(1, n + 1)]
 
 
-def _offline(world_: World, rng: np.random.Generator, ids: np.ndarray) -> pd.DataFrame:
-    true_utility = utility(world_, rng, OFFLINE_USERS)
+def offline_arrays(world_: World, rng: np.random.Generator, n_users: int = OFFLINE_USERS
+                   ) -> tuple[np.ndarray, dict, dict]:
+    """Offline evaluation of `n_users` fresh users: graded relevance, each generator's ranks, each ranker's scores."""
+    true_utility = utility(world_, rng, n_users)
     graded = relevance(world_, true_utility)
-    old = top_k(stage_scores(world_, "candidates", "old", true_utility, rng), CANDIDATES)
-    new = top_k(stage_scores(world_, "candidates", "new", true_utility, rng), CANDIDATES)
-    ranker_old = stage_scores(world_, "ranker", "old", true_utility, rng)
-    ranker_new = stage_scores(world_, "ranker", "new", true_utility, rng)
-    users = np.arange(OFFLINE_USERS)[:, None]
-    old_rank = np.zeros_like(graded, dtype=np.int16)
-    new_rank = np.zeros_like(graded, dtype=np.int16)
-    old_rank[users, old] = np.arange(1, CANDIDATES + 1)
-    new_rank[users, new] = np.arange(1, CANDIDATES + 1)
-    keep = (graded > 0) | (old_rank > 0) | (new_rank > 0)
-    rows, cols = np.nonzero(keep)
-    on_fixed = old_rank[rows, cols] > 0  # the rankers are scored on the old generator's candidates
-    frame = pd.DataFrame({
-        "user_id": [f"e{u + 1:03d}" for u in rows], "item_id": ids[cols],
-        "relevance": graded[rows, cols],
-        "old_generator_rank": pd.array(np.where(old_rank[rows, cols] > 0, old_rank[rows, cols], 0)).astype("Int16"),
-        "new_generator_rank": pd.array(np.where(new_rank[rows, cols] > 0, new_rank[rows, cols], 0)).astype("Int16"),
-        "old_ranker_score": np.where(on_fixed, ranker_old[rows, cols].round(3), np.nan),
-        "new_ranker_score": np.where(on_fixed, ranker_new[rows, cols].round(3), np.nan),
-    })
-    for column in ("old_generator_rank", "new_generator_rank"):
-        frame[column] = frame[column].mask(frame[column] == 0)
-    return frame
+    users = np.arange(n_users)[:, None]
+    ranks = {}
+    for version in VERSIONS:
+        candidates = top_k(stage_scores(world_, "candidates", version, true_utility, rng), CANDIDATES)
+        ranks[version] = np.zeros(graded.shape, dtype=np.int16)
+        ranks[version][users, candidates] = np.arange(1, CANDIDATES + 1)
+    scores = {version: stage_scores(world_, "ranker", version, true_utility, rng).round(3) for version in VERSIONS}
+    return graded, ranks, scores
 
 
-def _experiment(world_: World, rng: np.random.Generator, ids: np.ndarray, users_per_cell: int,
-                shown_sample: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows, shown_rows = [], []
-    order = rng.permutation(users_per_cell * len(CELLS))
-    for index, (generator, ranker) in enumerate(CELLS):
+def _experiment(world_: World, rng: np.random.Generator, users_per_cell: int) -> tuple[dict, dict]:
+    clicks, shown = {}, {}
+    for cell in CELLS:
         true_utility = utility(world_, rng, users_per_cell)
-        shown = serve(world_, true_utility, rng, generator, ranker)
-        p = click_probability(np.take_along_axis(true_utility, shown, axis=1))
-        clicks = rng.binomial(SESSIONS, p).sum(axis=1)
-        user = [f"x{order[index * users_per_cell + u] + 1:04d}" for u in range(users_per_cell)]
-        rows.append(pd.DataFrame({"user_id": user, "candidate_generator": generator, "ranker": ranker,
-                                  "clicks": clicks}))
-        sample = shown[:shown_sample]
-        shown_rows.append(pd.DataFrame({"user_id": np.repeat(user[:shown_sample], SHELF),
-                                        "candidate_generator": generator, "ranker": ranker,
-                                        "position": np.tile(np.arange(1, SHELF + 1), shown_sample),
-                                        "item_id": ids[sample.ravel()]}))
-    experiment = pd.concat(rows).sort_values("user_id", kind="stable").reset_index(drop=True)
-    return experiment, pd.concat(shown_rows).sort_values(["user_id", "position"], kind="stable").reset_index(drop=True)
+        shown[cell] = serve(world_, true_utility, rng, *cell)
+        p = click_probability(np.take_along_axis(true_utility, shown[cell], axis=1))
+        clicks[cell] = rng.binomial(SESSIONS, p).sum(axis=1)
+    return clicks, shown
 
 
 def feedback_loop(world_: World, rng: np.random.Generator, n_users: int = LOOP_USERS,
@@ -254,19 +261,59 @@ def feedback_loop(world_: World, rng: np.random.Generator, n_users: int = LOOP_U
     return impressions
 
 
+def draw_arrays(world_: World, rng: np.random.Generator) -> DrawArrays:
+    """Every part of one draw, as arrays: offline evaluation, the 2×2, logged shelves, the feedback loop."""
+    graded, ranks, scores = offline_arrays(world_, rng)
+    clicks, shown = _experiment(world_, rng, EXPERIMENT_USERS)
+    return DrawArrays(graded, ranks, scores, clicks, {cell: rows[:SHOWN_SAMPLE] for cell, rows in shown.items()},
+                      feedback_loop(world_, rng))
+
+
+def _offline_frame(arrays: DrawArrays, ids: np.ndarray) -> pd.DataFrame:
+    graded, old_rank, new_rank = arrays.relevance, arrays.generator_rank["old"], arrays.generator_rank["new"]
+    rows, cols = np.nonzero((graded > 0) | (old_rank > 0) | (new_rank > 0))
+    on_fixed = old_rank[rows, cols] > 0  # both rankers are scored on the old generator's candidates
+    frame = pd.DataFrame({"user_id": np.char.add("e", np.char.zfill((rows + 1).astype(str), 3)), "item_id": ids[cols],
+                          "relevance": graded[rows, cols]})
+    for version in VERSIONS:
+        rank = arrays.generator_rank[version][rows, cols]
+        frame[f"{version}_generator_rank"] = pd.array(rank, dtype="Int16").astype("Int16")
+        frame[f"{version}_generator_rank"] = frame[f"{version}_generator_rank"].mask(rank == 0)
+    for version in VERSIONS:
+        frame[f"{version}_ranker_score"] = np.where(on_fixed, arrays.ranker_score[version][rows, cols], np.nan)
+    return frame
+
+
+def _experiment_frames(arrays: DrawArrays, ids: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame,
+                                                                                                  pd.DataFrame]:
+    users = np.char.add("x", np.char.zfill((rng.permutation(EXPERIMENT_USERS * len(CELLS)) + 1).astype(str), 4))
+    rows, shown_rows = [], []
+    for index, (generator, ranker) in enumerate(CELLS):
+        user = users[index * EXPERIMENT_USERS:(index + 1) * EXPERIMENT_USERS]
+        rows.append(pd.DataFrame({"user_id": user, "candidate_generator": generator, "ranker": ranker,
+                                  "clicks": arrays.clicks[generator, ranker]}))
+        sample = arrays.shelves[generator, ranker]
+        shown_rows.append(pd.DataFrame({"user_id": np.repeat(user[:len(sample)], SHELF),
+                                        "candidate_generator": generator, "ranker": ranker,
+                                        "position": np.tile(np.arange(1, SHELF + 1), len(sample)),
+                                        "item_id": ids[sample.ravel()]}))
+    experiment = pd.concat(rows).sort_values("user_id", kind="stable").reset_index(drop=True)
+    shelves = pd.concat(shown_rows).sort_values(["user_id", "position"], kind="stable").reset_index(drop=True)
+    return experiment, shelves
+
+
 def draw(world_: World, rng: np.random.Generator) -> tuple[dict[str, pd.DataFrame], RecommenderTruth]:
     """Every module 07 table from the world, and the draw's truth."""
     ids = np.array(item_ids(world_.n_items))
+    arrays = draw_arrays(world_, rng)
     items = pd.DataFrame({"item_id": ids, "genre": np.array(GENRES)[world_.genre],
                           "past_impressions": past_impressions(world_)})
-    offline = _offline(world_, rng, ids)
-    experiment, shown = _experiment(world_, rng, ids, EXPERIMENT_USERS, SHOWN_SAMPLE)
-    loop = feedback_loop(world_, rng)
+    experiment, shelves = _experiment_frames(arrays, ids, rng)
     rounds = pd.DataFrame({"round": np.repeat(np.arange(1, LOOP_ROUNDS + 1), world_.n_items),
-                           "item_id": np.tile(ids, LOOP_ROUNDS), "impressions": loop.ravel()})
+                           "item_id": np.tile(ids, LOOP_ROUNDS), "impressions": arrays.loop_impressions.ravel()})
     truth = RecommenderTruth(world_.regime, world_.lift_stage, world_.feedback_weight, tuple(ids[world_.bait]))
-    return {"recsys_items": items, "recsys_offline_eval": offline, "recsys_experiment": experiment,
-            "recsys_shelves": shown, "recsys_feedback_rounds": rounds}, truth
+    return {"recsys_items": items, "recsys_offline_eval": _offline_frame(arrays, ids), "recsys_experiment": experiment,
+            "recsys_shelves": shelves, "recsys_feedback_rounds": rounds}, truth
 
 
 def generate(seed: int = CANONICAL_SEED) -> tuple[dict[str, pd.DataFrame], RecommenderTruth]:

@@ -14,7 +14,7 @@ from aipmlab.exercises.core import DataSource, Exercise, Incorrect, Outcome, Wri
 CANDIDATES = 30          # videos the candidate generator hands to the ranker (recall is measured at this K)
 SHELF = 10               # videos the app shows (NDCG is measured at this K)
 RELEVANT_FROM = 1        # a judged relevance of 1 or more makes a video relevant for recall
-CATALOGUE_SIZE = 240
+CATALOGUE_SIZE = 200
 VERSIONS = ("old", "new")
 STAGES = ("candidate_generator", "ranker")
 EFFECTS = ("candidate_generator", "ranker", "interaction", "launch")

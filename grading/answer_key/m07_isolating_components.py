@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from aipmlab.answer_key import Criterion, ExampleAnswer, Level, Rubric
+from aipmlab.datasets.two_stage_recommender import gini
 from aipmlab.exercises.core import DataSource
 from aipmlab.exercises.m07_isolating_components import (
     CATALOGUE_SIZE, EFFECTS, RELEVANT_FROM, SHELF, SHIP_CELLS, SHIP_OPTIONS, STAGE_COST, SYSTEMS, VERSIONS, Z,
@@ -102,13 +103,6 @@ def naive_attribution(data: DataSource) -> dict:
     return attribution_from_means(cell_stats(data.load("recsys_experiment"))["mean"])
 
 
-def gini(counts: np.ndarray) -> float:
-    """Gini of a vector of counts: sum_i (2i - n - 1) x_(i) / (n sum x), x sorted ascending."""
-    x = np.sort(np.asarray(counts, dtype=float))
-    n = x.size
-    return float(((2 * np.arange(1, n + 1) - n - 1) * x).sum() / (n * x.sum()))
-
-
 def discovery_of(shelves: pd.DataFrame, items: pd.DataFrame) -> dict:
     """Intra-list diversity, novelty, coverage and Gini of one system's shelves."""
     info = items.set_index("item_id")
@@ -119,7 +113,7 @@ def discovery_of(shelves: pd.DataFrame, items: pd.DataFrame) -> dict:
     counts = shelves["item_id"].value_counts().reindex(info.index, fill_value=0)
     return {"intra_list_diversity": float(1 - (same / (SHELF * (SHELF - 1))).mean()),
             "novelty": float(-np.log2(shelves["item_id"].map(share)).mean()),
-            "coverage": float((counts > 0).sum() / CATALOGUE_SIZE), "gini": gini(counts.to_numpy())}
+            "coverage": float((counts > 0).sum() / CATALOGUE_SIZE), "gini": float(gini(counts.to_numpy()))}
 
 
 def discovery_metrics(data: DataSource) -> pd.DataFrame:
@@ -135,7 +129,7 @@ def feedback_concentration(data: DataSource) -> pd.DataFrame:
     rounds = data.load("recsys_feedback_rounds")
     table = rounds.pivot(index="round", columns="item_id", values="impressions").fillna(0)
     return pd.DataFrame({"coverage": (table > 0).mean(axis=1),
-                         "gini": [gini(row) for row in table.to_numpy()]}, index=table.index).rename_axis("round")
+                         "gini": gini(table.to_numpy())}, index=table.index).rename_axis("round")
 
 
 def ship_decision_of(m: pd.Series) -> dict:
