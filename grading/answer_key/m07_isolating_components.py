@@ -174,7 +174,7 @@ RUBRICS = {
 EXAMPLES = {
     "isolation_memo": (
         ExampleAnswer("weak", (
-            "The new recommender launch was a success and users clicked a lot more, about 5 more clicks per week. "
+            "The new recommender launch was a success and users clicked a lot more, about 7 more clicks per week. "
             "The offline evaluation showed that the new candidate generator has much better recall and the new "
             "ranker has better NDCG, so both teams did great work and both should get credit for the launch. "
             "Diversity and the feedback loop are things we should keep an eye on going forward. We recommend "
@@ -182,30 +182,32 @@ EXAMPLES = {
         ), {"Attribution with its uncertainty": 0, "Interaction and why naive credit misleads": 0,
             "Users beyond clicks, decision and what would change it": 1}),
         ExampleAnswer("middling", (
-            "The launch raised clicks by 5.5 per user-week. In the 2×2, the candidate generator's main effect is "
-            "3.6 clicks and the ranker's is 1.9, so the generator carries most of the lift. The stages interact: "
-            "the interaction is negative, so each team's own swap test claims more than its share. Shelves lost "
-            "some genre diversity after the launch. We ship the candidate generator alone, as the rule says, "
-            "because the ranker adds too little on top of it to pay for running it. We will keep watching the "
+            "The launch raised clicks by 6.6 per user-week. In the 2×2, the ranker's main effect is 3.6 clicks and "
+            "the candidate generator's is 3.1, so the ranker carries a little more of the lift. The stages "
+            "interact: the interaction is positive, so each team's own swap test claims less than the launch "
+            "delivered. Shelves show less-seen videos after the launch. We ship both stages, as the rule says, "
+            "because each adds more on top of the other than it costs to run. We will keep watching the "
             "dashboards after launch."
         ), {"Attribution with its uncertainty": 1, "Interaction and why naive credit misleads": 1,
             "Users beyond clicks, decision and what would change it": 1}),
         ExampleAnswer("strong", (
             "The launch changed both stages at once, so we ran a 2×2 that swapped one stage at a time, 1,500 users "
-            "per cell. The full launch adds 5.6 clicks per user-week (95% CI 5.3 to 5.9). The candidate generator's "
-            "main effect is 3.6 (3.4 to 3.8) and the ranker's 1.9 (1.7 to 2.1): the generator carries most of the "
-            "lift, and the intervals do not overlap.\n\n"
-            "The stages are substitutes. The interaction is -1.7 (-2.2 to -1.2): the new ranker adds far less once "
-            "the new generator is in, because both fix the same thing. So the teams' solo swap tests add up to 1.3 "
-            "times the launch; adding them would credit clicks that never happened.\n\n"
-            "Beyond clicks, shelves after the launch hold fewer mixed-genre pairs (intra-list diversity 0.71 before, "
-            "0.58 after) but newer videos (novelty 7.6 to 8.5 bits). In the feedback-loop simulation the share of "
-            "the catalogue shown in a round falls from 0.93 to 0.71 over ten rounds while the Gini rises from 0.49 "
-            "to 0.72.\n\n"
-            "Decision: by the rule set before the test, ship the candidate generator alone; the new ranker adds "
-            "less on top of it than its running cost of 1.5 clicks. What would change my mind: a re-test of the "
-            "ranker on the new generator whose interval clears the cost, or a concentration guardrail breached "
-            "after launch, which would trigger a rollback review."
+            "per cell. The full launch adds 6.6 clicks per user-week (95% CI 6.3 to 6.9). The ranker's main effect "
+            "is 3.6 (3.3 to 3.8) and the candidate generator's 3.1 (2.9 to 3.3); the ranker carries more, by 0.5 "
+            "(0.2 to 0.8), a small margin next to the rest.\n\n"
+            "The stages are complements. The interaction is +2.1 (1.7 to 2.6): the new ranker is worth far more "
+            "once the new generator feeds it, because only the new generator retrieves long-tail videos and only "
+            "the new ranker does not bury them. So each team's solo swap test misses most of the joint gain: the two "
+            "solo credits add up to 0.68 of the launch.\n\n"
+            "Beyond clicks, shelves after the launch mix fewer genres (intra-list diversity 0.80 before, 0.61 "
+            "after) but show less-seen videos (novelty 6.4 to 9.1 bits) from more of the catalogue (coverage 0.38 "
+            "to 0.80, Gini 0.79 to 0.57). The feedback-loop simulation is the warning: retraining on its own clicks, "
+            "the launched system's coverage falls from 0.90 to 0.51 in ten rounds and its Gini rises from 0.55 to "
+            "0.80.\n\n"
+            "Decision: by the rule set before the test, ship both stages; they net 12.2 clicks per user-week after "
+            "running costs, against 9.6 for the ranker alone. What would change my mind: a coverage guardrail "
+            "breached in the weeks after launch (the loop says it will drift), or a re-test showing the interaction "
+            "shrinking once the tail videos' novelty wears off."
         ), {"Attribution with its uncertainty": 2, "Interaction and why naive credit misleads": 2,
             "Users beyond clicks, decision and what would change it": 2}),
     ),
