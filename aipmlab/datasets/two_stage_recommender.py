@@ -231,7 +231,8 @@ def offline_arrays(world_: World, rng: np.random.Generator, n_users: int = OFFLI
         candidates = top_k(stage_scores(world_, "candidates", version, true_utility, rng), CANDIDATES)
         ranks[version] = np.zeros(graded.shape, dtype=np.int16)
         ranks[version][users, candidates] = np.arange(1, CANDIDATES + 1)
-    scores = {version: stage_scores(world_, "ranker", version, true_utility, rng).round(3) for version in VERSIONS}
+    scores = {version: stage_scores(world_, "ranker", version, true_utility, rng).astype(np.float64).round(6)
+              for version in VERSIONS}
     return graded, ranks, scores
 
 

@@ -54,8 +54,9 @@ def ndcg_by_user(relevance: np.ndarray, fixed: np.ndarray, score: np.ndarray) ->
     gain = np.where(fixed, 2.0 ** relevance - 1, 0.0)
     masked = np.where(fixed, score, -np.inf)
     top = np.argsort(-masked, axis=1, kind="stable")[:, :m07.SHELF]
-    dcg = (np.take_along_axis(gain, top, axis=1) * DISCOUNT).sum(axis=1)
-    ideal = (-np.sort(-gain, axis=1)[:, :m07.SHELF] * DISCOUNT).sum(axis=1)
+    discount = DISCOUNT[:top.shape[1]]
+    dcg = (np.take_along_axis(gain, top, axis=1) * discount).sum(axis=1)
+    ideal = (-np.sort(-gain, axis=1)[:, :m07.SHELF] * discount).sum(axis=1)
     return float((dcg[ideal > 0] / ideal[ideal > 0]).mean())
 
 
