@@ -47,6 +47,25 @@ def test_a_stronger_feedback_loop_narrows_the_catalogue_faster():
     assert pd.Series(weights).corr(pd.Series(losses), method="spearman") > 0.6
 
 
+def test_diversity_coverage_and_concentration_move_either_way_by_seed():
+    """The notebook says only novelty reliably rises; the other three discovery measures must be read, not assumed."""
+    rises = {column: set() for column in ("intra_list_diversity", "coverage", "gini", "novelty")}
+    for seed in range(40):
+        cells = recommender.population_cells(seed)
+        for column in rises:
+            rises[column].add(bool(cells.at[("new", "new"), column] > cells.at[("old", "old"), column]))
+    assert rises["novelty"] == {True}
+    for column in ("intra_list_diversity", "gini"):
+        assert rises[column] == {True, False}, column
+    shelves = {bool(recommender.discovery(recommender.serve(world, recommender.utility(world, rng, 150), rng,
+                                                             "new", "new"), world)["coverage"]
+                    > recommender.discovery(recommender.serve(world, recommender.utility(world, rng, 150), rng,
+                                                               "old", "old"), world)["coverage"])
+               for seed in range(40) for world in [recommender.cached_world(seed)]
+               for rng in [recommender.fresh_rng(seed, "coverage sample")]}
+    assert shelves == {True, False}, "coverage on 150 shelves should rise on some seeds and fall on others"
+
+
 def test_a_draw_is_reproducible_and_the_canonical_draw_is_generate():
     world = recommender.world(5)
     first = recommender.draw(world, np.random.default_rng(5))[0]
