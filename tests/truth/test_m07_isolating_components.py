@@ -1,8 +1,8 @@
 """Module 07's findings, tested against the two-stage recommender's planted world on TRUTH_SEEDS.
 
-Each test is one sentence the notebook states. Each seed's draw is analysed once (`analysis`), from
-the arrays the tables are made of (`draw_arrays`, the same draw `generate` writes out), so the file
-stays within its CPU budget; tests/test_m07_isolating_components.py checks that these array formulas
+Each test is one sentence the notebook states. Each seed's draw is analysed once per session, whichever test
+worker claims it first (`shared_analyses`), from the arrays the tables are made of (`draw_arrays`, the same
+draw `generate` writes out), so the file stays within its CPU budget; tests/test_m07_isolating_components.py checks that these array formulas
 equal the answer key's on the tables. The world's truth comes from fresh draws: every user of a
 population served under all four cells with the same random numbers (`population_cells`), and a
 fresh offline panel. Shares recorded on the 200 seeds (run with -s to print them):
@@ -10,26 +10,33 @@ fresh offline panel. Shares recorded on the 200 seeds (run with -s to print them
 | lesson                                                                          | share of seeds |
 | ------------------------------------------------------------------------------- | -------------- |
 | the new generator has the higher recall@30 (learner's panel and the world)       | 100%           |
-| the new ranker has the higher NDCG@10 on fixed candidates (panel and world)      | 100%           |
-| when the 2×2 names the stage carrying more lift, it is the true one              | 100%           |
+| the new ranker has the higher NDCG@10 on fixed candidates (panel and world)      | 99.5%          |
+| when the 2×2 names the stage carrying more lift, it is the true one              | 99.5%          |
 | when the interaction's interval excludes 0, its sign is the true sign            | 100%           |
-| the interaction's interval excludes 0                                            | 99.0%          |
+| the interaction's interval excludes 0                                            | 99.5%          |
 | solo credits mis-state the launch by 10% or more, in the direction the data show | 99.5%          |
-| each effect's 95% interval covers the truth (aggregate, bar 90%)                 | 93-96%         |
-| the launch shows less-seen videos (novelty rises), panel and world               | 100%           |
+| each effect's 95% interval covers the truth (aggregate, bar 90%)                 | 91.0-92.5%     |
+| the launch shows less-seen videos (novelty rises), panel and world               | 99.0%          |
 | the loop narrows: coverage falls and Gini rises from round 1 to round 10         | 100%           |
-| the rule's ship decision has regret under 0.3 clicks per user-week               | 100%           |
-| 'both' is best in hindsight exactly when the true interaction is positive        | 97.5%          |
+| the rule's ship decision has regret under 0.3 clicks per user-week               | 99.5%          |
+| 'both' is best in hindsight exactly when the true interaction is positive        | 99.5%          |
+
+The interval coverage sits a little under 95% partly because the world's truth is itself estimated, from 800
+users served under every cell, and its own error is not negligible next to the experiment's; the 90% bar is
+module 02's for the same kind of aggregate claim.
 
 (Refresh the table from the printed shares, `pytest -s`, whenever the generator changes.)
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import os
+import pickle
+import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from aipmlab import answer_key
 from aipmlab.datasets import two_stage_recommender as recommender
@@ -66,9 +73,8 @@ def offline_metrics(relevance: np.ndarray, ranks: dict, scores: dict) -> dict:
             "ndcg": {v: ndcg_by_user(relevance, fixed, scores[v]) for v in m07.VERSIONS}}
 
 
-@lru_cache(maxsize=None)
-def analysis(seed: int) -> dict:
-    """Every figure the notebook reads off one seed's draw, and the world's truth, computed once."""
+def _analyse(seed: int) -> dict:
+    """Every figure the notebook reads off one seed's draw, and the world's truth."""
     world = recommender.cached_world(seed)
     arrays = recommender.draw_arrays(world, np.random.default_rng(seed))
     stats = pd.DataFrame({cell: {"mean": clicks.mean(), "var": clicks.var(ddof=1), "count": clicks.size}
@@ -84,6 +90,39 @@ def analysis(seed: int) -> dict:
         "discovery": {system: recommender.discovery(arrays.shelves[cell], world) for system, cell in m07.SYSTEMS.items()},
         "loop": {"coverage": (impressions > 0).mean(axis=1), "gini": recommender.gini(impressions)},
     }
+
+
+_SHARED: dict[int, dict] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_analyses(tmp_path_factory, worker_id):
+    """Every seed analysed once per test session: test workers claim seeds in turn and share the results through
+    files (as in module 02's truth tests), so two workers never repeat each other's work."""
+    base = tmp_path_factory.getbasetemp()
+    store = (base.parent if worker_id != "master" else base) / "truth-m07-analyses"
+    store.mkdir(exist_ok=True)
+    for seed in TRUTH_SEEDS:
+        try:
+            os.close(os.open(store / f"{seed}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            continue
+        partial = store / f"{seed}.{os.getpid()}.tmp"
+        partial.write_bytes(pickle.dumps(_analyse(seed)))
+        os.replace(partial, store / f"{seed}.pickle")
+    deadline = time.monotonic() + 600
+    for seed in TRUTH_SEEDS:
+        done = store / f"{seed}.pickle"
+        while not done.exists():
+            assert time.monotonic() < deadline, f"seed {seed} was claimed but never analysed"
+            time.sleep(0.1)
+        _SHARED[seed] = pickle.loads(done.read_bytes())
+    yield
+
+
+def analysis(seed: int) -> dict:
+    """One seed's analysis, computed once per session (see `shared_analyses`)."""
+    return _SHARED[seed]
 
 
 def _report(lesson: str, holds: dict) -> None:
