@@ -50,44 +50,18 @@ def attribution_2x2(experiment: pd.DataFrame, factorial_effects: Any) -> np.ndar
     return np.array([left, right])
 
 
-def loop_concentration(feedback_concentration: Any) -> np.ndarray | None:
+def loop_concentration(feedback_concentration: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """Catalogue coverage and Gini of impressions, round by round, as the system retrains on its own clicks."""
     if waiting_for(feedback_concentration, "feedback_concentration"):
         return None
     table = feedback_concentration.astype(float)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
-    left.plot(table.index, table["coverage"], marker="o", color="#1f4e79")
-    left.set_ylim(0, 1)
-    left.set_ylabel("share of the catalogue shown")
-    left.set_title("Coverage per round")
-    right.plot(table.index, table["gini"], marker="o", color="#c0392b")
-    right.set_ylim(0, 1)
-    right.set_ylabel("Gini of impressions (0 even, 1 one video)")
-    right.set_title("Concentration per round")
-    left.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
-    for ax in (left, right):
-        ax.set_xlabel("retraining round")
-        ax.set_xticks(table.index)
-    fig.suptitle("A system that retrains on its own clicks narrows what users see", y=1.02)
-    fig.tight_layout()
-    return np.array([left, right])
-
-
-def discovery_before_after(discovery_metrics: Any) -> np.ndarray | None:
-    """The four discovery metrics, before and after the launch, one small panel each."""
-    if waiting_for(discovery_metrics, "discovery_metrics"):
-        return None
-    table = discovery_metrics.astype(float).loc[["before", "after"]]
-    titles = {"intra_list_diversity": "genre mix on a shelf", "novelty": "novelty (bits)",
-              "coverage": "catalogue coverage", "gini": "concentration (Gini)"}
-    fig, axes = plt.subplots(1, 4, figsize=(11, 2.8))
-    for ax, (column, title) in zip(axes, titles.items()):
-        ax.bar(table.index, table[column], color=["#9db7d5", "#1f4e79"])
-        for x, value in enumerate(table[column]):
-            ax.text(x, value, f"{value:.2f}", ha="center", va="bottom", fontsize=9)
-        ax.set_title(title, fontsize=10)
-        ax.set_ylim(0, table[column].max() * 1.2)
-        ax.set_yticks([])
-    fig.suptitle("What users discover, before and after the launch", y=1.04)
-    fig.tight_layout()
-    return axes
+    ax = ax or plt.subplots(figsize=(7.5, 3.6))[1]
+    ax.plot(table.index, table["coverage"], marker="o", color="#1f4e79", label="coverage: share of the catalogue shown")
+    ax.plot(table.index, table["gini"], marker="s", color="#c0392b", label="concentration: Gini of impressions")
+    ax.set_ylim(0, 1)
+    ax.set_xticks(table.index)
+    ax.set_xlabel("retraining round")
+    ax.set_ylabel("share (coverage) or Gini (0 even, 1 one video)")
+    ax.legend(loc="lower left", frameon=False)
+    ax.set_title("A system that retrains on its own clicks narrows what users see")
+    return ax
