@@ -39,28 +39,27 @@ def _recall(data, threshold=1, pooled=False, at=None, precision=False, swap=Fals
 
 # --- NDCG ------------------------------------------------------------------------------------------
 
-def _ndcg(data, gain="exponential", ideal_from="candidates", k=SHELF, empty_as_zero=False, ascending=False,
-          discount="log") -> dict:
+def _ndcg(data, gain="exponential", ideal_from="candidates", k=SHELF, ascending=False, discount="log") -> dict:
     offline = _offline(data)
     result = {}
     for version in VERSIONS:
         values = []
         for _, user in offline.groupby("user_id"):
             fixed = user.dropna(subset=["old_ranker_score"])
-            g = (2.0 ** fixed["relevance"] - 1) if gain == "exponential" else fixed["relevance"].astype(float)
+            g = {"exponential": 2.0 ** fixed["relevance"] - 1, "linear": fixed["relevance"].astype(float),
+                 "no minus one": 2.0 ** fixed["relevance"]}[gain]
             order = fixed[f"{version}_ranker_score"].to_numpy().argsort(kind="stable")
             order = order if ascending else order[::-1]
             weights = (1 / np.log2(np.arange(2, k + 2))) if discount == "log" else 1 / np.arange(1, k + 1)
             top = g.to_numpy()[order][:k]
             dcg = float((top * weights[:top.size]).sum())
             pool = user if ideal_from == "catalogue" else fixed
-            pool_gain = (2.0 ** pool["relevance"] - 1) if gain == "exponential" else pool["relevance"].astype(float)
+            pool_gain = {"exponential": 2.0 ** pool["relevance"] - 1, "linear": pool["relevance"].astype(float),
+                         "no minus one": 2.0 ** pool["relevance"]}[gain]
             best = np.sort(pool_gain.to_numpy())[::-1][:k]
             ideal = float((best * weights[:best.size]).sum())
             if ideal > 0:
                 values.append(dcg / ideal)
-            elif empty_as_zero:
-                values.append(0.0)
         result[version] = float(np.mean(values))
     return result
 
@@ -201,7 +200,7 @@ KNOWN_WRONG = {
         "ideal order from the whole catalogue, blaming the ranker for the generator": lambda d: _ndcg(
             d, ideal_from="catalogue"),
         "NDCG@30: every candidate, not the shelf": lambda d: _ndcg(d, k=30),
-        "users with no relevant candidate counted as zero": lambda d: _ndcg(d, empty_as_zero=True),
+        "gain 2^relevance, without the minus one": lambda d: _ndcg(d, gain="no minus one"),
         "lowest score ranked first": lambda d: _ndcg(d, ascending=True),
         "reciprocal-rank discount": lambda d: _ndcg(d, discount="reciprocal"),
     },
