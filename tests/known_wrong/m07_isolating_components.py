@@ -30,7 +30,8 @@ def _recall(data, threshold=1, pooled=False, at=None, precision=False, swap=Fals
         if pooled:
             result[version] = float(hit.sum() / relevant.sum())
         elif precision:
-            result[version] = float((hit.groupby(offline["user_id"]).sum() / candidate.groupby(offline["user_id"]).sum()).mean())
+            by_user = offline["user_id"]
+            result[version] = float((hit.groupby(by_user).sum() / candidate.groupby(by_user).sum()).mean())
         else:
             per_user = hit.groupby(offline["user_id"]).sum() / relevant.groupby(offline["user_id"]).sum()
             result[version] = float(per_user.dropna().mean())

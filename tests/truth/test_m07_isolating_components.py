@@ -2,10 +2,10 @@
 
 Each test is one sentence the notebook states. Each seed's draw is analysed once per session, whichever test
 worker claims it first (`shared_analyses`), from the arrays the tables are made of (`draw_arrays`, the same
-draw `generate` writes out), so the file stays within its CPU budget; tests/test_m07_isolating_components.py checks that these array formulas
-equal the answer key's on the tables. The world's truth comes from fresh draws: every user of a
-population served under all four cells with the same random numbers (`population_cells`), and a
-fresh offline panel. Shares recorded on the 200 seeds (run with -s to print them):
+draw `generate` writes out), so the file stays within its CPU budget; tests/test_m07_isolating_components.py
+checks that these array formulas equal the answer key's on the tables. The world's truth comes from fresh
+draws: every user of a population served under all four cells with the same random numbers
+(`population_cells`), and a fresh offline panel. Shares recorded on the 200 seeds (run with -s to print them):
 
 | lesson                                                                          | share of seeds |
 | ------------------------------------------------------------------------------- | -------------- |
@@ -88,7 +88,8 @@ def _analyse(seed: int) -> dict:
         "world": world, "offline": offline_metrics(arrays.relevance, arrays.generator_rank, arrays.ranker_score),
         "offline_truth": offline_metrics(*panel), "effects": effects, "means": stats["mean"],
         "stats": stats, "truth": recommender.true_effects(seed), "population": population,
-        "discovery": {system: recommender.discovery(arrays.shelves[cell], world) for system, cell in m07.SYSTEMS.items()},
+        "discovery": {system: recommender.discovery(arrays.shelves[cell], world)
+                      for system, cell in m07.SYSTEMS.items()},
         "loop": {"coverage": (impressions > 0).mean(axis=1), "gini": recommender.gini(impressions)},
     }
 
