@@ -10,7 +10,7 @@ impressions of a simulated feedback loop in which the launched system retrains o
 The *world* (`world(seed)`) holds what is planted and never reaches a file: each user's true taste,
 each video's true quality, which videos are *clickbait* (they look appealing to a model trained on
 clicks and disappoint), and how each stage scores. Seed-varying plants: which stage carries the
-launch's lift (each new stage's own accuracy gain), whether the two new stages fix the same problem
+launch's lift (an old generator blind to some genres, or a noisier old ranker), whether the two new stages fix the same problem
 (clickbait: *substitutes*, a negative interaction) or need each other (long-tail videos only the new
 generator retrieves and only the new ranker does not bury: *complements*, a positive interaction),
 and how strongly the retrained system feeds its own clicks back (how fast the loop narrows).
