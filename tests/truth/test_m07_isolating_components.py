@@ -1,8 +1,8 @@
 """Module 07's findings, tested against the two-stage recommender's planted world on TRUTH_SEEDS.
 
-Each test is one sentence the notebook states. Each seed's draw is analysed once per session, whichever test
-worker claims it first (`shared_analyses`), from the arrays the tables are made of (`draw_arrays`, the same
-draw `generate` writes out), so the file stays within its CPU budget; tests/test_m07_isolating_components.py
+Each test is one sentence the notebook states. Each seed's draw is analysed once per session (`analysis`),
+from the arrays the tables are made of (`draw_arrays`, the same draw `generate` writes out), so the file stays
+within its CPU budget; tests/test_m07_isolating_components.py
 checks that these array formulas equal the answer key's on the tables. The world's truth comes from fresh
 draws: every user of a population served under all four cells with the same random numbers
 (`population_cells`), and a fresh offline panel. Shares recorded on the 200 seeds (run with -s to print them):
@@ -31,9 +31,7 @@ is module 02's for the same kind of aggregate claim.
 
 from __future__ import annotations
 
-import os
-import pickle
-import time
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -94,37 +92,10 @@ def _analyse(seed: int) -> dict:
     }
 
 
-_SHARED: dict[int, dict] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def shared_analyses(tmp_path_factory, worker_id):
-    """Every seed analysed once per test session: test workers claim seeds in turn and share the results through
-    files (as in module 02's truth tests), so two workers never repeat each other's work."""
-    base = tmp_path_factory.getbasetemp()
-    store = (base.parent if worker_id != "master" else base) / "truth-m07-analyses"
-    store.mkdir(exist_ok=True)
-    for seed in TRUTH_SEEDS:
-        try:
-            os.close(os.open(store / f"{seed}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            continue
-        partial = store / f"{seed}.{os.getpid()}.tmp"
-        partial.write_bytes(pickle.dumps(_analyse(seed)))
-        os.replace(partial, store / f"{seed}.pickle")
-    deadline = time.monotonic() + 600
-    for seed in TRUTH_SEEDS:
-        done = store / f"{seed}.pickle"
-        while not done.exists():
-            assert time.monotonic() < deadline, f"seed {seed} was claimed but never analysed"
-            time.sleep(0.1)
-        _SHARED[seed] = pickle.loads(done.read_bytes())
-    yield
-
-
+@lru_cache(maxsize=None)
 def analysis(seed: int) -> dict:
-    """One seed's analysis, computed once per session (see `shared_analyses`)."""
-    return _SHARED[seed]
+    """One seed's analysis, computed once (this file runs whole on one test worker: tests/conftest.py)."""
+    return _analyse(seed)
 
 
 def _report(lesson: str, holds: dict) -> None:
