@@ -34,16 +34,29 @@ def write_course_config(course_dir: Path, *lines: str) -> None:
 
 
 # Files whose tests share expensive module-level state (a cached analysis per seed, a graded course, a batch
-# of submissions): each runs whole on one test worker (`--dist loadgroup`), so no two workers build the same
-# state. Module 02's truth file is not among them: its workers split the seeds and share results by file.
+# of submissions) run whole on one test worker, so no two workers build the same state; every other test is
+# handed to whichever worker is free. Module 02's truth file is not among them: its workers split the seeds and
+# share results by file. (xdist's own `loadgroup` cannot do this here: it renames node ids, which pytest 9.2
+# no longer reads.)
 SHARED_STATE_FILES = ("truth/test_m0", "grader/", "takehome/", "test_nbgrader.py", "test_cohort_readme.py",
                       "test_formgrader_browser.py")
 SPLIT_ACROSS_WORKERS = ("truth/test_m02_",)
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    for item in items:
-        relative = item.path.relative_to(ROOT / "tests").as_posix()
-        if any(part in relative for part in SHARED_STATE_FILES) and not any(
-                part in relative for part in SPLIT_ACROSS_WORKERS):
-            item.add_marker(pytest.mark.xdist_group(relative))
+def runs_whole_on_one_worker(test_file: str) -> bool:
+    """True for a test file (path from the repository root) whose tests share costly module-level state."""
+    return any(part in test_file for part in SHARED_STATE_FILES) and not any(
+        part in test_file for part in SPLIT_ACROSS_WORKERS)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scope scheduler, a scope being a whole file for `runs_whole_on_one_worker` and one test otherwise."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedStateScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            test_file = nodeid.split("::", 1)[0]
+            return test_file if runs_whole_on_one_worker(test_file) else nodeid
+
+    return SharedStateScheduling(config, log)
