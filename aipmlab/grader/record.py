@@ -18,11 +18,16 @@ def result_path(results_dir: Path, submission: Submission) -> Path:
 
 def write_atomically(path: Path, result: SubmissionResult) -> None:
     """Write the result to a temporary file beside `path`, flush it to disk, then rename it into place."""
+    write_bytes_atomically(path, json.dumps(result.to_json(), indent=1, sort_keys=True).encode("utf-8"))
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, flush it to disk, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(result.to_json(), stream, indent=1, sort_keys=True)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
