@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +140,91 @@ def sanitized(api, assignment: str, student: str, notebook: Path) -> Any:
         "student": student, "assignment": assignment, "notebook": notebook.stem, "db_url": api.coursedir.db_url}}
     nb = nbformat.read(notebook, as_version=4)
     for kind in app.sanitize_preprocessors:
-        nb, resources = kind(parent=app).preprocess(nb, resources)
+        nb, resources = kind(parent=app)(nb, resources)  # as nbconvert calls it: only when enabled
     return nb
+
+
+class Recorder:
+    """nbgrader's autograde for one student, in this process: its own steps and preprocessors, as configured for the
+    course, without starting an nbgrader app and two exporter passes per student. The engine's verdict comes from
+    the results the fast path stored; the gradebook gets each student's scores in one transaction."""
+
+    def __init__(self, api, assignment: str):
+        from nbgrader.converters import Autograde
+
+        self.api, self.assignment = api, assignment
+        self.app = Autograde(coursedir=api.coursedir, parent=api)
+
+    def record(self, student: str, nb: Any) -> CohortRow:
+        """Record `nb` (the sanitized notebook) as `student`'s autograded submission; the row for the summary."""
+        import shutil
+
+        import nbformat
+        from nbgrader import utils
+        from nbgrader.api import Gradebook
+        from nbgrader.preprocessors import SaveAutoGrades
+
+        from aipmlab import course
+        from aipmlab.grader import record
+
+        coursedir, assignment = self.api.coursedir, self.assignment
+        handed_in = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+        destination = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+        with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
+            gradebook.find_assignment(assignment)
+            gradebook.update_or_create_student(student)
+            timestamp = coursedir.get_existing_timestamp(str(handed_in))
+            gradebook.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
+        notebook_id = Path(course.module(assignment).notebook_name).stem
+        resources = {"unique_key": notebook_id, "output_files_dir": f"{notebook_id}_files", "nbgrader": {
+            "student": student, "assignment": assignment, "notebook": notebook_id, "db_url": coursedir.db_url}}
+        with utils.setenv(NBGRADER_EXECUTION="autograde"):
+            for kind in self.app.autograde_preprocessors:
+                kind = _save_at_once() if kind is SaveAutoGrades else kind
+                nb, resources = kind(parent=self.app)(nb, resources)  # as nbconvert calls it: only when enabled
+        destination.mkdir(parents=True, exist_ok=True)
+        source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+        for path in utils.find_all_files(str(source), coursedir.ignore + ["*.ipynb"]):
+            target = destination / Path(path).relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)
+            shutil.copy(path, target)
+            target.chmod(0o444)
+        written = destination / f"{notebook_id}.ipynb"
+        record.write_bytes_atomically(written, nbformat.writes(nb).encode("utf-8"))
+        written.chmod(0o444)
+        with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
+            submission = gradebook.find_submission(assignment, student)
+            return CohortRow(student, "nbgrader", submission.score, submission.max_score, "")
+
+@lru_cache(maxsize=1)
+def _save_at_once() -> type:
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    class SaveAutoGradesAtOnce(SaveAutoGrades):
+        """nbgrader's SaveAutoGrades, committing a notebook's scores and comments in one transaction, not cell by cell:
+        a grader killed mid-notebook leaves the gradebook as it was."""
+
+        def preprocess(self, nb, resources):
+            from nbgrader.api import Gradebook
+
+            self.notebook_id = resources["nbgrader"]["notebook"]
+            self.assignment_id = resources["nbgrader"]["assignment"]
+            self.student_id = resources["nbgrader"]["student"]
+            self.db_url = resources["nbgrader"]["db_url"]
+            self.gradebook = Gradebook(self.db_url)
+            with self.gradebook:
+                session = self.gradebook.db
+                commit = session.commit
+                session.commit = session.flush  # each cell's change waits for the one commit below
+                try:
+                    nb, resources = super(SaveAutoGrades, self).preprocess(nb, resources)
+                finally:
+                    session.commit = commit
+                session.commit()
+            return nb, resources
+
+    return SaveAutoGradesAtOnce
 
 
 def autograde_fast(course_dir: Path, assignment: str, students: list[str] | None = None, *,
@@ -169,6 +253,8 @@ def autograde_fast(course_dir: Path, assignment: str, students: list[str] | None
     refused: dict[str, str] = {}       # student -> why nbgrader refused it (the engine grades it alone)
     to_grade: dict[str, Submission] = {}
     firsts: dict[str, Submission] = {}  # execution key -> the first student's submission with it
+    notebooks: dict[str, Any] = {}      # student -> the sanitized notebook, recorded once graded
+    recorder = Recorder(api, assignment)
     everyone = students or students_of(course_dir, assignment)
     for student in everyone:
         handed_in = course_dir / "submitted" / student / assignment / module.notebook_name
@@ -182,6 +268,7 @@ def autograde_fast(course_dir: Path, assignment: str, students: list[str] | None
             keys[student], notebook = f"refused-{digest}", handed_in
         else:
             keys[student] = execution_key(nb, seed, fingerprint)
+            notebooks[student] = nb
             notebook = store / f"{keys[student]}.ipynb"
             if not notebook.exists():
                 record.write_bytes_atomically(notebook, nbformat.writes(nb).encode())
@@ -195,7 +282,7 @@ def autograde_fast(course_dir: Path, assignment: str, students: list[str] | None
         def record_all(key: str) -> None:
             for student in by_key.get(key, []):
                 rows[student] = _record(api, course_dir, assignment, student, store, key, refused.get(student),
-                                        allow_unisolated)
+                                        allow_unisolated, notebooks.pop(student, None), recorder)
                 bar.set_postfix_str(student[-30:])
                 bar.update()
         for key in [key for key in by_key if key not in to_grade]:  # graded by an earlier run: record only
@@ -230,7 +317,8 @@ def _grade(submissions: list, limits: Any, workers: int | None, scheduler: str |
 
 
 def _record(api, course_dir: Path, assignment: str, student: str, store: Path, key: str | None,
-            refusal: str | None, allow_unisolated: bool) -> CohortRow:
+            refusal: str | None, allow_unisolated: bool, sanitized_nb: Any = None, recorder: Recorder | None = None
+            ) -> CohortRow:
     """Record one student's result: through nbgrader's autograde (which finds the verdict in `store`), or, for a
     notebook nbgrader refuses, straight into the gradebook as the one-at-a-time command does."""
     from nbgrader.api import Gradebook
@@ -247,7 +335,14 @@ def _record(api, course_dir: Path, assignment: str, student: str, store: Path, k
     if refusal is not None:
         result = SubmissionResult.from_json(json.loads((store / f"{key}.json").read_text()))
         row = _record_engine_only(api, assignment, student, result, refusal)
+    elif sanitized_nb is not None and recorder is not None:
+        try:
+            row = recorder.record(student, sanitized_nb)
+        except Exception:  # anything nbgrader's own steps refuse: let nbgrader's app say why
+            row = None
     else:
+        row = None
+    if row is None:
         outcome = api.autograde(assignment, student, force=True, create=True)
         if outcome["success"]:
             with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:

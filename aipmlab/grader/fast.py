@@ -33,6 +33,8 @@ KERNEL_ONLY = re.compile(r"ipykernel|ipywidgets|\bcomm\b|get_ipython\(\)\s*\.\s*
                          r"(?:widget|ipympl|notebook|nbagg|qt|tk|gtk|osx|wx)|%(?:qtconsole|connect_info)")
 WARM_AT_LEAST = 2        # a module and seed shared by this many submissions is warmed up in the parent
 WARM_AT_MOST = 12        # at most this many (module, seed) pairs are warmed up in one parent
+LAST_PARENT: dict = {}    # how the last parent started: its warm-up seconds per module and seed
+LAST_PROFILE: dict = {}   # submission id -> seconds per part of its work, when AIPMLAB_FAST_PROFILE=1 (benchmarks)
 ISOLATION = ("forked from a pre-warmed parent that holds no answer key; separate mount, PID, network, IPC and UTS "
              "namespaces; chroot into an allow-list root (system, Python, environment, aipmlab, public data; "
              "read-only); runs as an unprivileged user id of its own; no network; memory, CPU, file-size and process "
@@ -193,7 +195,8 @@ def _start_parent(host: Path, root: Path, folder: Path, keys: dict, limits: Limi
     environment = dict(execute.SANDBOX_ENVIRONMENT, HOME="/sandbox/home", PYTHONPATH="/kit")
     spec = {"mode": "namespaces", "root": str(root), "work": str(folder), "readonly": execute._readonly_paths(),
             "kit": kit, "tmp_mib": 512, "environment": environment, "limits": asdict(limits),
-            "keys": {slug: entry[2] for slug, entry in keys.items()}, "warm": warm}
+            "keys": {slug: entry[2] for slug, entry in keys.items()}, "warm": warm,
+            "profile": os.environ.get("AIPMLAB_FAST_PROFILE") == "1"}
     launcher = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTHONPATH": str(Path(kit["/kit/aipmlab"]).parent),
                 **{name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
@@ -206,8 +209,8 @@ def _start_parent(host: Path, root: Path, folder: Path, keys: dict, limits: Limi
     _prepare_references(keys, warm)  # the grader's own work, meanwhile: each shared seed's references, once
     ready = parent.stdout.readline()
     answer = json.loads(ready) if ready.strip() else {"ready": False, "reason": _log_tail(host)}
-    if os.environ.get("AIPMLAB_FAST_VERBOSE") == "1":
-        print(f"parent ready: {answer}", file=sys.stderr)
+    LAST_PARENT.clear()
+    LAST_PARENT.update(answer)
     if not answer.get("ready"):
         _stop(parent)
         raise execute.SandboxFailed(f"The fast path's parent could not start on this machine ({answer.get('reason')}); "
@@ -259,4 +262,17 @@ def _judge_job(job: _Job, folder: Path, keys: dict, limits: Limits, host: Path) 
     slug_keys = keys[job.submission.module][2]
     run = execute.read_run(folder / "answers.jsonl", slug_keys, limits, outcome.get("timed_out") == "wall",
                            outcome.get("exit"))
-    return engine.judged(job.submission, run, job.key_module, job.digest, ISOLATION, job.fingerprint, job.started)
+    judging = time.process_time()
+    result = engine.judged(job.submission, run, job.key_module, job.digest, ISOLATION, job.fingerprint, job.started)
+    if os.environ.get("AIPMLAB_FAST_PROFILE") == "1":
+        LAST_PROFILE[job.submission.submission_id] = dict(_profile_of(folder / "answers.jsonl"),
+                                                          **{"judging (grader)": time.process_time() - judging})
+    return result
+
+
+def _profile_of(answers: Path) -> dict[str, float]:
+    """The timings a child reports when profiling (the benchmark's breakdown)."""
+    for line in reversed(answers.read_bytes().splitlines()):
+        if line.startswith(b'{"event": "profile"'):
+            return {name: value for name, value in json.loads(line).items() if name != "event"}
+    return {}

@@ -134,6 +134,7 @@ def warm_up(shell, notebook_path: str, keys: list[str]) -> float:
 
 def supervise(job: dict, spec: dict, shell) -> int:
     """In the forked supervisor: private namespaces and folders, fork the runner, watch its time and output."""
+    forked_at = time.monotonic()
     folder = f"{sandbox.WORK_IN_SANDBOX}/{int(job['job'])}"
     limits = spec["limits"]
     uid = gid = int(job["uid"])
@@ -158,7 +159,7 @@ def supervise(job: dict, spec: dict, shell) -> int:
         answers_out.close()
         code = 2
         try:
-            code = run_notebook(notebook_bytes, write_end, job, spec, shell)
+            code = run_notebook(notebook_bytes, write_end, job, spec, shell, forked_at)
         finally:
             os._exit(code)
     os.close(write_end)
@@ -230,7 +231,18 @@ def _exit_code(status: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def run_notebook(notebook_bytes: bytes, fd: int, job: dict, spec: dict, shell) -> int:
+def _part(source: str) -> str:
+    """Which part of a notebook's work a cell is, for the benchmark's breakdown (by what the cell calls)."""
+    if any(call in source for call in ("lab.check(", "lab.deploy(", "lab.verdict(", "lab.hint(")):
+        return "kit"
+    if any(call in source for call in ("plots", "plt.", "sns.", ".plot(")):
+        return "figures"
+    if any(call in source for call in ("Lab(", "lab.load(")):
+        return "data"
+    return "student's computation"
+
+
+def run_notebook(notebook_bytes: bytes, fd: int, job: dict, spec: dict, shell, forked_at: float) -> int:
     """In the runner (PID 1 of fresh namespaces): limit, drop root, run each cell, stream the answers."""
     answers = sandbox._Answers(fd)
     try:
@@ -258,19 +270,29 @@ def run_notebook(notebook_bytes: bytes, fd: int, job: dict, spec: dict, shell) -
     sys.argv = ["ipykernel_launcher.py"]
     notebook = nbformat.reads(notebook_bytes.decode("utf-8"), as_version=4)
     keys = spec["keys"][job["module"]]
+    parts = {"floor": time.monotonic() - forked_at} if spec.get("profile") else None
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
             continue
         position = cell.get("metadata", {}).get("aipmlab_position", index + 1)
         answers.write({"event": "cell", "cell": position})
+        started = time.process_time()
         shell.run_cell(cell.source, store_history=True)
         _close_figures()
+        if parts is not None:
+            part = _part(cell.source)
+            parts[part] = parts.get(part, 0.0) + time.process_time() - started
         if shell.exit_now:
             answers.write({"event": "end", "status": "partial", "reason": sandbox.EXIT_REASON.format(cell=position)})
             return 0
         if cell.source.strip():
+            started = time.process_time()
             found, _unreadable = extract.answers_of(shell.user_ns, keys)
             answers.snapshot(position, found)
+            if parts is not None:
+                parts["answers read"] = parts.get("answers read", 0.0) + time.process_time() - started
+    if parts is not None:
+        answers.write({"event": "profile", **{name: round(seconds, 4) for name, seconds in parts.items()}})
     answers.write({"event": "end", "status": "graded", "reason": ""})
     return 0
 
