@@ -31,7 +31,8 @@ from aipmlab.grader.engine import Limits, Submission, SubmissionResult
 # What a notebook can ask of a Jupyter kernel that an in-process IPython shell does not have.
 KERNEL_ONLY = re.compile(r"ipykernel|ipywidgets|\bcomm\b|get_ipython\(\)\s*\.\s*kernel|%matplotlib\s+"
                          r"(?:widget|ipympl|notebook|nbagg|qt|tk|gtk|osx|wx)|%(?:qtconsole|connect_info)")
-WARM_AT_LEAST = 2        # a module and seed shared by this many submissions is warmed up in the parent
+WARM_AT_LEAST = 5        # a module and seed shared by this many submissions is warmed up in the parent (it pays
+                         # back from about five notebooks: module 02's warm-up costs about four notebooks' kit work)
 WARM_AT_MOST = 12        # at most this many (module, seed) pairs are warmed up in one parent
 LAST_PARENT: dict = {}    # how the last parent started: its warm-up seconds per module and seed
 LAST_PROFILE: dict = {}   # submission id -> seconds per part of its work, when AIPMLAB_FAST_PROFILE=1 (benchmarks)
@@ -126,7 +127,7 @@ def _fork_all(jobs: list[_Job], notebooks: dict[int, Any], keys: dict, limits: L
     """Run the jobs through one pre-warmed parent, `workers` at a time, and judge each as it finishes."""
     import nbformat
 
-    from aipmlab.grader import engine, execute
+    from aipmlab.grader import execute
 
     host = execute._fresh_host_folder()
     parent = None

@@ -369,7 +369,10 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         _reply({"ready": False, "reason": f"{type(error).__name__}: {error}"[:300]})
         return 2
-    _reply({"ready": True, "warm_seconds": warmed})
+    import threading
+
+    # Forking copies only the calling thread; with one thread there is no lock another thread could hold.
+    _reply({"ready": True, "warm_seconds": warmed, "threads": threading.active_count()})
     serve(spec, shell)
     return 0
 

@@ -25,8 +25,8 @@ LIMITS = Limits(cell_seconds=6, wall_seconds=90)  # as the engine's hostile test
 M02, M03 = course.module("02"), course.module("03")
 # Compared field by field with the plain engine (each costs a kernel start there, so not every case by default;
 # AIPMLAB_FAST_COMPARE_ALL=1 compares every one).
-SAME_AS_ENGINE = ("controls/m00-solution", "controls/m01-solution", "controls/m01-release", "controls/m02-solution",
-                  "controls/m03-solution", "crash/exit", "fast/magics-display-inline")
+SAME_AS_ENGINE = ("controls/m00-solution", "controls/m01-solution", "controls/m02-solution", "controls/m03-solution",
+                  "crash/exit", "fast/magics-display-inline")
 WHAT_IT_HOLDS = """
 import gc, sys, types
 import aipmlab.answer_key as answer_key
@@ -95,6 +95,7 @@ def fast_batch(tmp_path_factory):
     before = grader_files(course_dir)
     results = {result.submission_id: result for result in fast.grade_many(submissions, LIMITS, workers=2)}
     return {"cases": {case.name: case for case in all_cases}, "results": results, "before": before,
+            "parent": dict(fast.LAST_PARENT),
             "after": grader_files(course_dir), "submissions": {s.submission_id: s for s in submissions}}
 
 
@@ -133,6 +134,10 @@ def test_the_same_result_as_the_engine(fast_batch, name):
 
 def test_no_grader_file_changed(fast_batch):
     assert fast_batch["before"] == fast_batch["after"]
+
+
+def test_the_parent_forks_with_a_single_thread(fast_batch):
+    assert fast_batch["parent"]["ready"] and fast_batch["parent"]["threads"] == 1
 
 
 def test_the_parent_never_held_the_answer_key(fast_batch):
