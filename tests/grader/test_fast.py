@@ -24,7 +24,9 @@ from tests.grader.test_engine import canonical_seed, grader_files, submissions_f
 LIMITS = Limits(cell_seconds=6, wall_seconds=90)  # as the engine's hostile tests
 M02, M03 = course.module("02"), course.module("03")
 # Compared field by field with the plain engine (each costs a kernel start there, so not every case by default;
-# AIPMLAB_FAST_COMPARE_ALL=1 compares every one).
+# AIPMLAB_FAST_COMPARE_ALL=1 compares every hostile case and control; the neighbour cases answer with their own user
+# and process ids, which differ by design, and the memory hog may end either way the engine's test allows, depending
+# on whether filling 3 GiB finishes within the cell's time limit on a busy machine).
 SAME_AS_ENGINE = ("controls/m00-solution", "controls/m01-solution", "controls/m02-solution", "controls/m03-solution",
                   "crash/exit", "fast/magics-display-inline")
 WHAT_IT_HOLDS = """
@@ -123,7 +125,8 @@ def test_each_scores_only_what_it_earned(fast_batch, name):
     assert (result.isolation == fast.ISOLATION) is forked, result.isolation
 
 
-@pytest.mark.parametrize("name", [case.name for case in cases(Path("/course"), Path("/results")) + extra_cases()]
+@pytest.mark.parametrize("name", [case.name for case in cases(Path("/course"), Path("/results")) + extra_cases()
+                                  if not case.name.startswith("fast/neighbour")]
                          if os.environ.get("AIPMLAB_FAST_COMPARE_ALL") == "1" else SAME_AS_ENGINE)
 def test_the_same_result_as_the_engine(fast_batch, name):
     plain = grade_notebook(fast_batch["submissions"][name], LIMITS)
