@@ -109,25 +109,31 @@ def grade_many(submissions: Sequence[Submission], limits: Limits = Limits(), *, 
         notebooks[job.number] = execute.parameterize(notebook, submission.seed)
         jobs.append(job)
     if jobs:
-        yield from _fork_all(jobs, notebooks, keys, limits, workers or os.cpu_count() or 1, allow_unisolated)
+        yield from _fork_all(jobs, notebooks, keys, limits, workers or os.cpu_count() or 1)
     for submission, note in fallbacks:
         yield _plain(submission, limits, allow_unisolated, note)
 
 
 def _plain(submission: Submission, limits: Limits, allow_unisolated: bool, note: str) -> SubmissionResult:
-    from aipmlab.grader import engine
+    """The plain engine's result, with the note saying why it graded this one; a bug never stops the batch."""
+    from aipmlab.grader import engine, execute, record
 
-    result = engine.grade_notebook(submission, limits, allow_unisolated=allow_unisolated)
+    try:
+        result = engine.grade_notebook(submission, limits, allow_unisolated=allow_unisolated)
+    except execute.SandboxFailed:  # the machine cannot grade anyone: stop, as the engine's batch does
+        raise
+    except Exception as error:
+        result = record.internal_failure(submission, error)
     result.note = note
     return result
 
 
-def _fork_all(jobs: list[_Job], notebooks: dict[int, Any], keys: dict, limits: Limits, workers: int,
-              allow_unisolated: bool) -> Iterator[SubmissionResult]:
+def _fork_all(jobs: list[_Job], notebooks: dict[int, Any], keys: dict, limits: Limits,
+              workers: int) -> Iterator[SubmissionResult]:
     """Run the jobs through one pre-warmed parent, `workers` at a time, and judge each as it finishes."""
     import nbformat
 
-    from aipmlab.grader import execute
+    from aipmlab.grader import execute, record
 
     host = execute._fresh_host_folder()
     parent = None
@@ -156,7 +162,13 @@ def _fork_all(jobs: list[_Job], notebooks: dict[int, Any], keys: dict, limits: L
                                             f"({_log_tail(host)}).")
             done = json.loads(line)
             job = running.pop(int(done["job"]))
-            yield _judge_job(job, folder / str(job.number), keys, limits, host)
+            try:
+                result = _judge_job(job, folder / str(job.number), keys, limits, host)
+            except execute.SandboxFailed:
+                raise
+            except Exception as error:  # a bug or an odd answer must not stop everyone after it
+                result = record.internal_failure(job.submission, error)
+            yield result
             shutil.rmtree(folder / str(job.number), ignore_errors=True)
     finally:
         if parent is not None:

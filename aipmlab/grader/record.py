@@ -48,7 +48,7 @@ def stored_result(path: Path, submission: Submission, fingerprint: str) -> Submi
     return stored if same else None
 
 
-def _internal_failure(submission: Submission, error: Exception) -> SubmissionResult:
+def internal_failure(submission: Submission, error: Exception) -> SubmissionResult:
     """A result for a submission the grader itself could not finish, so the batch goes on."""
     from aipmlab import course
 
@@ -86,7 +86,7 @@ def grade_all(submissions: Sequence[Submission], results_dir: Path, limits: Limi
                 except execute.SandboxFailed:  # the machine cannot grade anyone: stop, record nothing
                     raise
                 except Exception as error:  # a bug or an odd file must not stop everyone after it
-                    result = _internal_failure(submission, error)
+                    result = internal_failure(submission, error)
                 write_atomically(path, result)
             results.append(result)
             bar.set_postfix_str(submission.submission_id[-40:])
