@@ -144,7 +144,7 @@ def _fork_all(jobs: list[_Job], notebooks: dict[int, Any], keys: dict, limits: L
         for job in jobs:
             (folder / str(job.number)).mkdir(mode=0o700)
             nbformat.write(notebooks.pop(job.number), folder / str(job.number) / "submission.ipynb")
-        warm = _warm_ups(jobs, folder, keys)
+        warm = _warm_ups(jobs, folder)
         parent = _start_parent(host, root, folder, keys, limits, warm)
         waiting, running = list(jobs), {}
         while waiting or running:
@@ -177,7 +177,7 @@ def _fork_all(jobs: list[_Job], notebooks: dict[int, Any], keys: dict, limits: L
             shutil.rmtree(host, ignore_errors=True)
 
 
-def _warm_ups(jobs: list[_Job], folder: Path, keys: dict) -> list[tuple[str, str, list[str]]]:
+def _warm_ups(jobs: list[_Job], folder: Path) -> list[tuple[str, str]]:
     """The public releases to run once in the parent: each module and seed that several submissions share."""
     import nbformat
 
@@ -196,7 +196,7 @@ def _warm_ups(jobs: list[_Job], folder: Path, keys: dict) -> list[tuple[str, str
         name = f"{slug}-{seed}"
         notebook = execute.parameterize(nbformat.read(release, as_version=4), seed)
         nbformat.write(notebook, folder / "warm" / f"{name}.ipynb")
-        warm.append((name, f"/sandbox/warm/{name}.ipynb", keys[slug][2]))
+        warm.append((name, f"/sandbox/warm/{name}.ipynb"))
     return warm
 
 
@@ -236,7 +236,7 @@ def _prepare_references(keys: dict, warm: list) -> None:
     from aipmlab import course
     from aipmlab.grader import judge
 
-    for name, _path, _keys in warm:
+    for name, _path in warm:
         slug, seed = name.rsplit("-", 1)
         module = course.module(slug)
         for exercise in module.exercises:

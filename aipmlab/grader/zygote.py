@@ -108,7 +108,7 @@ def _quiet_figures() -> None:
     plt.show = lambda *args, **kwargs: plt.close("all")  # noqa: E731
 
 
-def warm_up(shell, notebook_path: str, keys: list[str]) -> float:
+def warm_up(shell, notebook_path: str) -> float:
     """Run the public release of a module once (the kit's caches for its seed fill up); forget its names."""
     import matplotlib.pyplot as plt
     import nbformat
@@ -360,7 +360,7 @@ def main(argv: list[str]) -> int:
         import_libraries()
         shell = make_shell()
         _quiet_figures()
-        warmed = {name: warm_up(shell, path, keys) for name, path, keys in spec["warm"]}
+        warmed = {name: warm_up(shell, path) for name, path in spec["warm"]}
         import gc
 
         gc.collect()
