@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modules", nargs="*", help="modules to grade (default: every released module)")
     parser.add_argument("--workers", type=int, help="the fast path's children at once (default: the cores)")
     parser.add_argument("--profile-sample", type=int, default=10, help="notebooks per module in the time breakdown")
+    parser.add_argument("--skip-nbgrader", action="store_true", help="time the fast command only (no comparison)")
     arguments = parser.parse_args(argv)
     modules = [course.module(name) for name in arguments.modules] if arguments.modules else [
         module for module in course.modules() if (paths.release_dir() / module.slug / module.notebook_name).exists()]
@@ -235,10 +236,10 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{name} {count}" for name, count in sorted(counts.items())), flush=True)
         seconds, peaks = {}, {}
         tools = Path(sys.executable).parent
-        for name, command in (("nbgrader", [str(tools / "nbgrader"), "autograde", "{slug}", "--force"]),
-                              ("fast", [sys.executable, "-m", "aipmlab.cli", "autograde", "{slug}", "--course",
-                                        str(base / "fast")] + (["--workers", str(arguments.workers)]
-                                                               if arguments.workers else []))):
+        runs = (("nbgrader", [str(tools / "nbgrader"), "autograde", "{slug}", "--force"]),
+                ("fast", [sys.executable, "-m", "aipmlab.cli", "autograde", "{slug}", "--course", str(base / "fast")]
+                 + (["--workers", str(arguments.workers)] if arguments.workers else [])))
+        for name, command in runs[arguments.skip_nbgrader:]:
             seconds[name], peaks[name] = 0.0, 0.0
             for module in modules:
                 spent, peak = timed_run([part.format(slug=module.slug) for part in command], base / name)
@@ -246,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
                 peaks[name] = max(peaks[name], peak)
                 print(f"  {name:<9} {module.slug:<28} {spent:7.1f} s  {spent / arguments.students:5.2f} s/notebook  "
                       f"peak {peak:6.0f} MiB", flush=True)
+        if arguments.skip_nbgrader:
+            print(f"aipmlab autograde (fast)  {seconds['fast']:8.1f} s  {notebooks / seconds['fast'] * 60:7.1f} "
+                  f"notebooks/min  peak {peaks['fast']:6.0f} MiB")
+            where_the_time_goes(base, modules, min(arguments.profile_sample, arguments.students))
+            return 0
         ratio = seconds["nbgrader"] / seconds["fast"]
         print(f"\nnbgrader (serial, stock)  {seconds['nbgrader']:8.1f} s  {notebooks / seconds['nbgrader'] * 60:7.1f} "
               f"notebooks/min  peak {peaks['nbgrader']:6.0f} MiB")

@@ -145,7 +145,13 @@ def supervise(job: dict, spec: dict, shell) -> int:
     _unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
     flags = sandbox.MS_NOSUID | sandbox.MS_NODEV
     sandbox._mount("tmpfs", sandbox.WORK_IN_SANDBOX, "tmpfs", flags, f"size={spec['tmp_mib']}m,mode=700,uid={uid},gid={gid}")
+    # A private /tmp; an environment or kit that lives under the host's /tmp is bound on top of it again.
+    under_tmp = sorted(path for path in spec["readonly"] if path.startswith("/tmp/") and os.path.exists(path))
+    held = {path: os.open(path, os.O_PATH) for path in under_tmp}
     sandbox._mount("tmpfs", "/tmp", "tmpfs", flags, f"size={spec['tmp_mib']}m,mode=1777")
+    for path, descriptor in held.items():
+        sandbox._bind_readonly(f"/proc/self/fd/{descriptor}", path)
+        os.close(descriptor)
     sandbox._mount("tmpfs", "/dev/shm", "tmpfs", flags, "size=64m,mode=1777")
     os.mkdir(f"{sandbox.WORK_IN_SANDBOX}/home")
     with open(f"{sandbox.WORK_IN_SANDBOX}/submission.ipynb", "wb") as copy:
