@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -61,6 +62,9 @@ for pid in range(2, 400):
         pass
 language_mix = dict(seen, killed=killed, uid=os.getuid())
 """
+UNDER_TMP = "/tmp/aipmlab-fast-test-environment"  # stands for a virtual environment that lives under /tmp
+FROM_UNDER_TMP = (f"import sys\nsys.path.insert(0, {UNDER_TMP!r})\nimport lives_under_tmp\n"
+                  "language_mix = {'found': lives_under_tmp.FOUND}")
 MAGICS = ("%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom IPython.display import display\n"
           "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\ndisplay(fig)\nplt.show()\n%time total = 1 + 1\n"
           "shares = !echo 0.5\nfig.savefig('figure.png')\nimport os\nlanguage_mix = {'English': float(shares[0]), "
@@ -80,6 +84,7 @@ def extra_cases() -> list[Case]:
         Case("fast/neighbour-writes", M00, variant(M00, answers={"language_mix": NEIGHBOUR_WRITES}), at_most=0),
         Case("fast/neighbour-looks", M00, variant(M00, answers={"language_mix": NEIGHBOUR_LOOKS}), at_most=0),
         Case("fast/magics-display-inline", M00, variant(M00, answers={"language_mix": MAGICS}), at_most=0),
+        Case("fast/environment-under-tmp", M00, variant(M00, answers={"language_mix": FROM_UNDER_TMP}), at_most=0),
     ]
 
 
@@ -95,7 +100,18 @@ def fast_batch(tmp_path_factory):
     all_cases = cases(course_dir, results_dir) + extra_cases()
     submissions = submissions_for(all_cases, base / "handed-in")
     before = grader_files(course_dir)
-    results = {result.submission_id: result for result in fast.grade_many(submissions, LIMITS, workers=2)}
+    environment = Path(UNDER_TMP)
+    environment.mkdir(exist_ok=True)
+    (environment / "lives_under_tmp.py").write_text("FOUND = True\n")
+    from aipmlab.grader import execute
+
+    readonly = execute._readonly_paths
+    execute._readonly_paths = lambda: readonly() + [UNDER_TMP]
+    try:
+        results = {result.submission_id: result for result in fast.grade_many(submissions, LIMITS, workers=2)}
+    finally:
+        execute._readonly_paths = readonly
+        shutil.rmtree(environment, ignore_errors=True)
     return {"cases": {case.name: case for case in all_cases}, "results": results, "before": before,
             "parent": dict(fast.LAST_PARENT),
             "after": grader_files(course_dir), "submissions": {s.submission_id: s for s in submissions}}
@@ -126,7 +142,7 @@ def test_each_scores_only_what_it_earned(fast_batch, name):
 
 
 @pytest.mark.parametrize("name", [case.name for case in cases(Path("/course"), Path("/results")) + extra_cases()
-                                  if not case.name.startswith("fast/neighbour")]
+                                  if not case.name.startswith(("fast/neighbour", "fast/environment"))]
                          if os.environ.get("AIPMLAB_FAST_COMPARE_ALL") == "1" else SAME_AS_ENGINE)
 def test_the_same_result_as_the_engine(fast_batch, name):
     plain = grade_notebook(fast_batch["submissions"][name], LIMITS)
@@ -149,10 +165,15 @@ def test_the_parent_never_held_the_answer_key(fast_batch):
 
 def test_a_child_sees_and_touches_nothing_of_another(fast_batch):
     writer, looker = (answer(fast_batch["results"][f"fast/neighbour-{name}"]) for name in ("writes", "looks"))
-    assert looker["tmp"] == [] and looker["home"] == [] and looker["sandbox"] == ["home", "submission.ipynb"]
+    assert looker["tmp"] == [Path(UNDER_TMP).name], "a private /tmp: nothing a neighbour wrote"
+    assert looker["home"] == [] and looker["sandbox"] == ["home", "submission.ipynb"]
     assert looker["pids"] == [1] and writer["pids"] == [1], "each child is alone in its PID namespace"
     assert looker["killed"] == [] and writer["uid"] != looker["uid"]
     assert fast_batch["results"]["fast/neighbour-writes"].status == "graded", "the neighbour's kill did not reach it"
+
+
+def test_an_environment_under_tmp_stays_visible_beside_the_private_tmp(fast_batch):
+    assert answer(fast_batch["results"]["fast/environment-under-tmp"]) == {"found": True}
 
 
 def test_magics_display_and_inline_figures_behave_as_in_jupyterlab(fast_batch):
