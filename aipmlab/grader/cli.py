@@ -49,8 +49,14 @@ def _grade(arguments: argparse.Namespace) -> int:
 def _autograde(arguments: argparse.Namespace) -> int:
     from aipmlab.grader import cohort
 
-    rows = cohort.autograde(arguments.course.resolve(), arguments.assignment, arguments.student or None,
-                            allow_unisolated=arguments.allow_unisolated)
+    if arguments.plain:
+        rows = cohort.autograde(arguments.course.resolve(), arguments.assignment, arguments.student or None,
+                                allow_unisolated=arguments.allow_unisolated)
+    else:
+        rows = cohort.autograde_fast(arguments.course.resolve(), arguments.assignment, arguments.student or None,
+                                     workers=arguments.local_cluster or arguments.workers,
+                                     scheduler=arguments.scheduler, cluster=arguments.local_cluster is not None,
+                                     allow_unisolated=arguments.allow_unisolated)
     for row in rows:
         print(f"{row.student}: {row.how}, {row.points:g}/{row.max_points:g}" + (f" ({row.reason})" if row.reason else ""))
     return 1 if any(row.how == "failed" for row in rows) else 0
@@ -75,12 +81,22 @@ def register(tasks: argparse._SubParsersAction) -> None:
     where.add_argument("--local-cluster", metavar="N", type=int,
                        help="grade on a local Dask cluster of N worker processes")
     grade.set_defaults(run=_grade)
-    autograde = tasks.add_parser("autograde", help="nbgrader autograde, one student at a time, judged by the engine")
+    autograde = tasks.add_parser("autograde", help="grade a collected assignment for the class and record it in "
+                                                   "nbgrader's gradebook (fast: one pre-warmed parent forks a "
+                                                   "sandboxed child per notebook)")
     autograde.add_argument("assignment", help="the nbgrader assignment, e.g. 01-failure-boundaries")
     autograde.add_argument("--student", action="append", help="only this student (repeatable); default: all")
     autograde.add_argument("--course", type=Path, default=Path.cwd(), help="the nbgrader course folder (default: here)")
     autograde.add_argument("--allow-unisolated", action="store_true",
                            help="grade even where the sandbox cannot isolate the notebook (not root, not Linux)")
+    autograde.add_argument("--workers", type=int, help="notebooks graded at once (default: the cores)")
+    autograde.add_argument("--plain", action="store_true",
+                           help="nbgrader autograde one student at a time, each in a fresh kernel (slow; the fast "
+                                "path gives the same grades)")
+    where = autograde.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="grade on this Dask cluster (e.g. tcp://host:8786)")
+    where.add_argument("--local-cluster", metavar="N", type=int,
+                       help="grade on a local Dask cluster of N worker processes (as `aipmlab grade` does)")
     autograde.set_defaults(run=_autograde)
 
 

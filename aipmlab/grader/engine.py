@@ -77,6 +77,7 @@ class SubmissionResult:
     notebook_sha256: str
     isolation: str       # what isolation was in force, in words
     answer_key_fingerprint: str = ""  # which answer key and exercise definitions judged it (for reuse on rerun)
+    note: str = ""       # for the grader: how it was run when that differs from the usual (the fast path's fallback)
 
     def to_json(self) -> dict:
         """Plain JSON data, as stored in the results folder."""
@@ -117,16 +118,26 @@ def grade_notebook(submission: Submission, limits: Limits = Limits(), *,
     try:
         digest = notebook_sha256(submission.notebook)
     except OSError as error:
-        return _failed(submission, module.slug, f"the notebook could not be read ({error.strerror or error}).",
+        return failed(submission, module.slug, f"the notebook could not be read ({error.strerror or error}).",
                        "", "", fingerprint, started)
     isolation_mode = execute.isolation(allow_unisolated)
     try:
         notebook = extract.read_submission(submission.notebook)
     except extract.MalformedNotebook as malformed:
-        return _failed(submission, module.slug, str(malformed), digest, isolation_mode.description,
+        return failed(submission, module.slug, str(malformed), digest, isolation_mode.description,
                        fingerprint, started)
     run = execute.run(notebook, [exercise.key for exercise in module.exercises], submission.seed, limits,
                       isolation_mode)
+    return judged(submission, run, key_module, digest, isolation_mode.description, fingerprint, started)
+
+
+def judged(submission: Submission, run: Any, key_module: Any, digest: str, isolation: str, fingerprint: str,
+           started: float) -> SubmissionResult:
+    """The result of one run (an `execute.Run`): every exercise judged here, in the grader's own process."""
+    from aipmlab import course
+    from aipmlab.grader import judge
+
+    module = course.module(submission.module)
     exercises = [judge.judge_answer(exercise, run.answers.get(exercise.key), exercise.key in run.answers,
                                     submission.seed, key_module, module)
                  for exercise in module.exercises]
@@ -137,11 +148,12 @@ def grade_notebook(submission: Submission, limits: Limits = Limits(), *,
         submission_id=submission.submission_id, module=module.slug, seed=submission.seed, status=status,
         reason=reason, exercises=exercises, points=sum(e.points for e in exercises),
         max_points=sum(e.max_points for e in exercises), seconds=round(time.monotonic() - started, 2),
-        notebook_sha256=digest, isolation=isolation_mode.description, answer_key_fingerprint=fingerprint)
+        notebook_sha256=digest, isolation=isolation, answer_key_fingerprint=fingerprint)
 
 
-def _failed(submission: Submission, slug: str, reason: str, digest: str, isolation: str, fingerprint: str,
-            started: float) -> SubmissionResult:
+def failed(submission: Submission, slug: str, reason: str, digest: str, isolation: str, fingerprint: str,
+           started: float) -> SubmissionResult:
+    """The result of a submission nothing could be read from: every exercise not attempted, with the reason."""
     from aipmlab import course
 
     module = course.module(slug)

@@ -108,16 +108,8 @@ def _kit_paths() -> dict[str, str]:
 def run(notebook: Any, keys: list[str], seed: int, limits: Limits, mode: Isolation) -> Run:
     """Execute `notebook` with `seed` injected, in the sandbox, within `limits`; return what it answered."""
     import nbformat
-    from papermill.parameterize import parameterize_notebook
 
-    for position, cell in enumerate(notebook.cells, start=1):
-        cell.metadata["aipmlab_position"] = position
-        tags = cell.metadata.get("tags")
-        cell.metadata["tags"] = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.metadata.setdefault("language_info", {})["name"] = "python"
-    notebook.metadata["papermill"] = {}
-    parameterized = parameterize_notebook(notebook, {"seed": seed}, kernel_name="python3", language="python")
+    parameterized = parameterize(notebook, seed)
     host = _fresh_host_folder()
     try:
         work, root = host / "work", host / "root"
@@ -146,6 +138,20 @@ def run(notebook: Any, keys: list[str], seed: int, limits: Limits, mode: Isolati
     finally:
         if os.environ.get("AIPMLAB_GRADER_KEEP_SANDBOX") != "1":  # the grader's own switch, for debugging
             shutil.rmtree(host, ignore_errors=True)
+
+
+def parameterize(notebook: Any, seed: int) -> Any:
+    """The notebook as it is run: each cell numbered by its place as handed in, the grader's seed injected."""
+    from papermill.parameterize import parameterize_notebook
+
+    for position, cell in enumerate(notebook.cells, start=1):
+        cell.metadata["aipmlab_position"] = position
+        tags = cell.metadata.get("tags")
+        cell.metadata["tags"] = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata.setdefault("language_info", {})["name"] = "python"
+    notebook.metadata["papermill"] = {}
+    return parameterize_notebook(notebook, {"seed": seed}, kernel_name="python3", language="python")
 
 
 def _alive(pid: int) -> bool:
@@ -190,6 +196,11 @@ def _launch(spec: dict, host: Path, keys: list[str], limits: Limits, in_sandbox:
             timed_out = True
         finally:
             _kill_group(process)
+    return read_run(answers_path, keys, limits, timed_out, process.returncode)
+
+
+def read_run(answers_path: Path, keys: list[str], limits: Limits, timed_out: bool, exit_code: int | None) -> Run:
+    """What one sandboxed run answered and how it ended, from its answer lines (within the output limit)."""
     with open(answers_path, "rb") as answers_file:
         lines = answers_file.read(limits.output_kib * 1024 + 1).splitlines()
     answers, events = extract.parse_snapshots(lines, keys, limits.output_kib * 1024)
@@ -210,7 +221,7 @@ def _launch(spec: dict, host: Path, keys: list[str], limits: Limits, in_sandbox:
         result.status, result.reason = str(ends[-1]["status"]), str(ends[-1].get("reason", ""))[:300]
     else:
         result.status = "partial"
-        result.reason = (f"the sandbox stopped before the notebook finished (exit code {process.returncode}), "
+        result.reason = (f"the sandbox stopped before the notebook finished (exit code {exit_code}), "
                          "most likely a memory, CPU or process limit.")
     return result
 

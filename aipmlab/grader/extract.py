@@ -51,6 +51,12 @@ def emit(namespace: dict, keys: list[str], nonce: str) -> None:
     """Inside the kernel: publish the JSON form of each answer variable that exists (runs as a hidden snippet)."""
     from IPython.display import publish_display_data
 
+    answers, unreadable = answers_of(namespace, keys)
+    publish_display_data({ANSWERS_MIME: {"nonce": nonce, "answers": answers, "unreadable": unreadable}})
+
+
+def answers_of(namespace: dict, keys: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """The JSON form of each answer variable in `namespace`, and the keys whose value is not plain data."""
     from aipmlab.serialize import to_json
 
     answers, unreadable = {}, []
@@ -60,7 +66,7 @@ def emit(namespace: dict, keys: list[str], nonce: str) -> None:
                 answers[key] = json.loads(json.dumps(to_json(namespace[key]), allow_nan=False))
             except Exception:  # not plain data: the judge reports it as missing
                 unreadable.append(key)
-    publish_display_data({ANSWERS_MIME: {"nonce": nonce, "answers": answers, "unreadable": unreadable}})
+    return answers, unreadable
 
 
 def snippet(keys: list[str], nonce: str) -> str:

@@ -9,6 +9,8 @@ The outputs carry the learner-facing message only: no kit paths, no reference va
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
 import textwrap
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, Unicode
 
 from aipmlab.lab import check_cell_id
 
@@ -32,6 +34,9 @@ class EngineAutograde(NbGraderPreprocessor):
     cell_seconds = Integer(120, help="Wall time allowed per cell.").tag(config=True)
     wall_seconds = Integer(600, help="Wall time allowed per notebook.").tag(config=True)
     memory_mib = Integer(3072, help="Memory allowed per process of the notebook.").tag(config=True)
+    graded_in_advance = Unicode("", help="A folder of results the fast cohort command already computed (see "
+                                         "`cohort.autograde_fast`): a notebook whose execution key has one there is "
+                                         "not run again.").tag(config=True)
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         """Run the engine on `nb` and replace every check cell's outputs with its verdict."""
@@ -42,11 +47,13 @@ class EngineAutograde(NbGraderPreprocessor):
         module = course.module(info["assignment"])
         seed = self.seed if self.seed is not None else datasets.default_seed(module.tables[0])
         limits = Limits(memory_mib=self.memory_mib, cell_seconds=self.cell_seconds, wall_seconds=self.wall_seconds)
-        with tempfile.TemporaryDirectory(prefix="aipmlab-autograde-") as folder:
-            copy = Path(folder) / f"{info['notebook']}.ipynb"
-            nbformat.write(nb, copy)
-            result = grade_notebook(Submission(_safe_id(info["student"], info["assignment"]), copy, module.slug,
-                                               seed), limits, allow_unisolated=self.allow_unisolated)
+        result = self._graded_in_advance(nb, seed, module)
+        if result is None:
+            with tempfile.TemporaryDirectory(prefix="aipmlab-autograde-") as folder:
+                copy = Path(folder) / f"{info['notebook']}.ipynb"
+                nbformat.write(nb, copy)
+                result = grade_notebook(Submission(_safe_id(info["student"], info["assignment"]), copy, module.slug,
+                                                   seed), limits, allow_unisolated=self.allow_unisolated)
         self.log.info("Engine: %s/%s %s, %s/%s automatic points%s", info["student"], info["assignment"],
                       result.status, result.points, result.max_points, f" ({result.reason})" if result.reason else "")
         verdicts = {check_cell_id(exercise.key): exercise for exercise in result.exercises}
@@ -67,6 +74,26 @@ class EngineAutograde(NbGraderPreprocessor):
                         rubric = f"\nRubric for the reviewer:\n{_wrapped(rubrics[verdict.key], '  ')}\n"
                         cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=rubric))
         return nb, resources
+
+
+    def _graded_in_advance(self, nb: Any, seed: int, module: Any) -> Any:
+        """The result the fast cohort command stored for this very notebook, seed and answer key, or None."""
+        if not self.graded_in_advance:
+            return None
+        from aipmlab.grader import SubmissionResult, judge
+
+        key = execution_key(nb, seed, judge.answer_key_fingerprint(module))
+        try:
+            return SubmissionResult.from_json(json.loads((Path(self.graded_in_advance) / f"{key}.json").read_text()))
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+
+def execution_key(nb: Any, seed: int, fingerprint: str) -> str:
+    """What decides a run's result, as a digest: each cell's type, source and tags in order, the seed, the key."""
+    cells = [(cell.cell_type, cell.source, sorted(t for t in cell.get("metadata", {}).get("tags", []) if isinstance(t, str)))
+             for cell in nb.cells]
+    return hashlib.sha256(json.dumps([cells, seed, fingerprint]).encode()).hexdigest()
 
 
 def _rubrics(module: Any) -> dict[str, str]:

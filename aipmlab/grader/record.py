@@ -18,11 +18,16 @@ def result_path(results_dir: Path, submission: Submission) -> Path:
 
 def write_atomically(path: Path, result: SubmissionResult) -> None:
     """Write the result to a temporary file beside `path`, flush it to disk, then rename it into place."""
+    write_bytes_atomically(path, json.dumps(result.to_json(), indent=1, sort_keys=True).encode("utf-8"))
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, flush it to disk, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(result.to_json(), stream, indent=1, sort_keys=True)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
@@ -43,7 +48,7 @@ def stored_result(path: Path, submission: Submission, fingerprint: str) -> Submi
     return stored if same else None
 
 
-def _internal_failure(submission: Submission, error: Exception) -> SubmissionResult:
+def internal_failure(submission: Submission, error: Exception) -> SubmissionResult:
     """A result for a submission the grader itself could not finish, so the batch goes on."""
     from aipmlab import course
 
@@ -81,7 +86,7 @@ def grade_all(submissions: Sequence[Submission], results_dir: Path, limits: Limi
                 except execute.SandboxFailed:  # the machine cannot grade anyone: stop, record nothing
                     raise
                 except Exception as error:  # a bug or an odd file must not stop everyone after it
-                    result = _internal_failure(submission, error)
+                    result = internal_failure(submission, error)
                 write_atomically(path, result)
             results.append(result)
             bar.set_postfix_str(submission.submission_id[-40:])

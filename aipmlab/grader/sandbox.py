@@ -114,6 +114,12 @@ def drop_privileges(uid: int, gid: int) -> None:
         raise PermissionError("could not give up root")
 
 
+EXIT_REASON = ("the notebook called exit() in cell {cell}, so that cell's answers and the cells after it were not "
+               "read.")
+CELL_TIMEOUT_REASON = "cell {cell} ran longer than {seconds} seconds and was stopped."
+KERNEL_DIED_REASON = "the kernel died in cell {cell} (it exited, crashed or ran out of a limit)."
+
+
 class NotebookExited(Exception):
     """The notebook called exit(): its kernel is shutting down."""
 
@@ -189,15 +195,12 @@ def execute(spec: dict, answers: _Answers) -> None:
     try:
         client.execute()
     except NotebookExited:
-        answers.write({"event": "end", "status": "partial", "reason":
-                       f"the notebook called exit() in cell {client.position}, so that cell's answers and the cells "
-                       "after it were not read."})
+        answers.write({"event": "end", "status": "partial", "reason": EXIT_REASON.format(cell=client.position)})
     except CellTimeoutError:
-        answers.write({"event": "end", "status": "partial", "reason":
-                       f"cell {client.position} ran longer than {spec['limits']['cell_seconds']} seconds and was stopped."})
+        answers.write({"event": "end", "status": "partial", "reason": CELL_TIMEOUT_REASON.format(
+            cell=client.position, seconds=spec["limits"]["cell_seconds"])})
     except DeadKernelError:
-        answers.write({"event": "end", "status": "partial", "reason":
-                       f"the kernel died in cell {client.position} (it exited, crashed or ran out of a limit)."})
+        answers.write({"event": "end", "status": "partial", "reason": KERNEL_DIED_REASON.format(cell=client.position)})
     else:
         answers.write({"event": "end", "status": "graded", "reason": ""})
 
