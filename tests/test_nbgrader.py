@@ -36,14 +36,26 @@ def graded_course(tmp_path_factory):
     course_dir = tmp_path_factory.mktemp("course")
     write_course_config(course_dir, "c.KernelManager.transport = 'ipc'", f"c.KernelManager.ip = {ipc_kernel_prefix()!r}")
     shutil.copytree(paths.solutions_dir(), course_dir / "solutions")
+    api = nbgrader_api(course_dir)
     for module in MODULES:
-        nbgrader(course_dir, "generate_assignment", module.slug, "--create", "--force")
+        succeeded(api.generate_assignment(module.slug, force=True, create=True))
         for student, origin in ((SOLVER, "solutions"), (UNTOUCHED, "notebooks")):
             target = course_dir / "submitted" / student / module.slug
             target.mkdir(parents=True)
             shutil.copy(course_dir / origin / module.slug / module.notebook_name, target)
-        nbgrader(course_dir, "autograde", module.slug, "--create", "--force")
+            succeeded(api.autograde(module.slug, student, force=True, create=True))
     return course_dir
+
+
+def nbgrader_api(course_dir: Path):
+    """nbgrader's own apps, run in this process (the same converters as the command line, one start-up in all)."""
+    from aipmlab.grader.cohort import _nbgrader_api
+
+    return _nbgrader_api(course_dir)
+
+
+def succeeded(outcome: dict) -> None:
+    assert outcome["success"], f"{outcome.get('error')}\n{outcome.get('log')}"
 
 
 def gradebook(course_dir: Path):
@@ -80,8 +92,9 @@ def test_manual_grades_feedback_and_export(graded_course):
                 if grade.auto_score is None:
                     grade.manual_score = grade.max_score  # what a reviewer enters in the formgrader
             gb.db.commit()
+    api = nbgrader_api(graded_course)
     for module in MODULES:
-        nbgrader(graded_course, "generate_feedback", module.slug, "--force")
+        succeeded(api.generate_feedback(module.slug, force=True))
         for student in (SOLVER, UNTOUCHED):
             assert (graded_course / "feedback" / student / module.slug / f"{module.slug}.html").exists()
     export = graded_course / "grades.csv"
