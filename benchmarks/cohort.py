@@ -42,7 +42,7 @@ import nbformat  # noqa: E402
 
 from aipmlab import course, datasets, paths  # noqa: E402
 from aipmlab.lab import answer_cell_id  # noqa: E402
-from benchmarks.grading import STOCK_PREPROCESSORS, _environment, nbgrader  # noqa: E402
+from benchmarks.grading import _environment, course_folder, nbgrader  # noqa: E402
 
 PROFILES = (("complete", 0.3), ("mistakes", 0.4), ("unfinished", 0.2), ("untouched", 0.1))
 TARGET, FALLBACK_TARGET = 10.0, 5.0
@@ -96,16 +96,7 @@ def build_class(base: Path, modules: list[course.Module], students: int) -> dict
     counts: dict[str, int] = {}
     folders = [base / "nbgrader", base / "fast"]
     for folder, stock in zip(folders, (True, False)):
-        folder.mkdir(parents=True)
-        config = ("c = get_config()\n"
-                  f"load_subconfig({str(paths.grading_dir() / 'nbgrader_config.py')!r})\n"
-                  f"c.CourseDirectory.root = {str(folder)!r}\n")
-        if stock:
-            config += STOCK_PREPROCESSORS.format(ipc=str(Path(tempfile.mkdtemp(prefix="aipmlab-bench-k")) / "k"))
-        (folder / "nbgrader_config.py").write_text(config)
-        shutil.copytree(paths.solutions_dir(), folder / "solutions")
-        for module in modules:
-            nbgrader(folder, "generate_assignment", module.slug, "--create", "--force")
+        course_folder(folder, modules, stock)
     for module in modules:
         wrong = wrong_answers(module)
         for student in range(students):

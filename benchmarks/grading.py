@@ -47,19 +47,24 @@ c.KernelManager.ip = {ipc!r}
 """
 
 
-def scratch_course(folder: Path, modules: list[course.Module], copies: int, stock: bool) -> int:
-    """A course folder with the release generated and every submission handed in; returns how many."""
+def course_folder(folder: Path, modules: list[course.Module], stock: bool) -> None:
+    """A scratch nbgrader course: the kit's configuration (stock nbgrader's autograde when `stock`), the solutions,
+    and each module's release generated."""
+    from tests.conftest import write_course_config
+
     folder.mkdir(parents=True)
-    config = ("c = get_config()\n"
-              f"load_subconfig({str(paths.grading_dir() / 'nbgrader_config.py')!r})\n"
-              f"c.CourseDirectory.root = {str(folder)!r}\n")
-    if stock:
-        config += STOCK_PREPROCESSORS.format(ipc=str(Path(tempfile.mkdtemp(prefix="aipmlab-bench-k")) / "k"))
-    (folder / "nbgrader_config.py").write_text(config)
+    ipc = str(Path(tempfile.mkdtemp(prefix="aipmlab-bench-k")) / "k")
+    write_course_config(folder, *([STOCK_PREPROCESSORS.format(ipc=ipc)] if stock else []))
     shutil.copytree(paths.solutions_dir(), folder / "solutions")
-    count = 0
     for module in modules:
         nbgrader(folder, "generate_assignment", module.slug, "--create", "--force")
+
+
+def scratch_course(folder: Path, modules: list[course.Module], copies: int, stock: bool) -> int:
+    """A course folder with the release generated and every submission handed in; returns how many."""
+    course_folder(folder, modules, stock)
+    count = 0
+    for module in modules:
         for copy in range(copies):
             for student, origin in ((f"solver{copy}", "solutions"), (f"untouched{copy}", "notebooks")):
                 target = folder / "submitted" / student / module.slug
