@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from typing import Callable
 
 import pytest
 
@@ -40,6 +41,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_for_lab(url: str, token: str, failure: Callable[[], str]) -> None:
+    """Wait up to a minute for the JupyterLab at `url` (started with `token`) to answer; else fail with `failure()`."""
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(failure())
+
+
 @pytest.fixture(scope="module")
 def learner_lab(tmp_path_factory):
     """`tools/bootstrap.py lab` serving a throwaway my-work/, on a free port, stopped after the tests."""
@@ -56,14 +68,7 @@ def learner_lab(tmp_path_factory):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the learner's JupyterLab did not start within a minute")
+        wait_for_lab(base, TOKEN, lambda: "the learner's JupyterLab did not start within a minute")
         yield base, browser, folder
     finally:
         os.killpg(server.pid, 15)

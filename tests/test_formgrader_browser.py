@@ -15,8 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -25,7 +23,7 @@ import pytest
 
 from aipmlab import answer_key, course, paths
 from tests.conftest import write_course_config
-from tests.test_browser import chromium_path, free_port
+from tests.test_browser import chromium_path, free_port, wait_for_lab
 
 pytestmark = pytest.mark.slow
 MODULE = course.module("01")
@@ -72,14 +70,8 @@ def instructor_lab(base: Path) -> Iterator[dict]:
         start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"the instructor's JupyterLab did not start within a minute: {(base / 'lab.log').read_text()[-2000:]}")
+        wait_for_lab(url, TOKEN, lambda: "the instructor's JupyterLab did not start within a minute: "
+                                  f"{(base / 'lab.log').read_text()[-2000:]}")
         yield {"url": url, "browser": browser, "course": course_dir, "base": base, "env": env}
     finally:
         os.killpg(server.pid, 15)
