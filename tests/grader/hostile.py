@@ -132,6 +132,14 @@ FORGE_SNIPPET = ("from IPython.display import publish_display_data\n"
 KEY_EXAMPLE_STATEMENT = "boundary_statement = '''{text}'''"
 
 
+def controls(module: course.Module) -> list[Case]:
+    """The module's worked solution (every automatic point) and its untouched release (none)."""
+    number = f"m{module.number:02d}"
+    return [Case(f"controls/{number}-solution", module, variant(module, "solutions"), at_most=module.autograded_points,
+                 at_least=module.autograded_points),
+            Case(f"controls/{number}-release", module, variant(module), at_most=0)]
+
+
 def cases(course_dir: Path, results_dir: Path) -> list[Case]:
     """Every hostile submission and every control, with what each may score."""
     key_00 = str(paths.grading_dir() / "answer_key" / "m00_start_here.py")
@@ -159,12 +167,7 @@ def cases(course_dir: Path, results_dir: Path) -> list[Case]:
 
     garbage = {"language_mix": GARBAGE_00}
     return [
-        Case("controls/m00-solution", M00, variant(M00, "solutions"), at_most=M00.autograded_points,
-             at_least=M00.autograded_points),
-        Case("controls/m00-release", M00, variant(M00), at_most=0),
-        Case("controls/m01-solution", M01, variant(M01, "solutions"), at_most=M01.autograded_points,
-             at_least=M01.autograded_points),
-        Case("controls/m01-release", M01, variant(M01), at_most=0),
+        *controls(M00), *controls(M01),
         Case("patch/check", M00, variant(M00, answers=garbage, after_setup=(PATCH_CHECK,)), at_most=0),
         Case("patch/judge", M00, variant(M00, answers=garbage, after_setup=(PATCH_JUDGE,)), at_most=0),
         Case("patch/rebind-lab", M00, variant(M00, answers=garbage, after_setup=(REBIND_LAB,)), at_most=0),

@@ -19,7 +19,7 @@ import pytest
 
 from aipmlab import course
 from aipmlab.grader import Limits, Submission, engine, fast, grade_notebook
-from tests.grader.hostile import M00, Case, cases, raw, variant
+from tests.grader.hostile import M00, Case, cases, controls, raw, variant
 from tests.grader.test_engine import canonical_seed, grader_files, submissions_for
 
 LIMITS = Limits(cell_seconds=6, wall_seconds=90)  # as the engine's hostile tests
@@ -73,12 +73,7 @@ MAGICS = ("%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom IPython.dis
 def extra_cases() -> list[Case]:
     """The worked solutions and releases of the modules the hostile cases leave out, and the fast path's own cases."""
     return [
-        Case("controls/m02-solution", M02, variant(M02, "solutions"), at_most=M02.autograded_points,
-             at_least=M02.autograded_points),
-        Case("controls/m02-release", M02, variant(M02), at_most=0),
-        Case("controls/m03-solution", M03, variant(M03, "solutions"), at_most=M03.autograded_points,
-             at_least=M03.autograded_points),
-        Case("controls/m03-release", M03, variant(M03), at_most=0),
+        *controls(M02), *controls(M03),
         Case("fast/what-the-parent-holds", M00, variant(M00, answers={"language_mix": WHAT_IT_HOLDS}), at_most=0),
         Case("fast/neighbour-writes", M00, variant(M00, answers={"language_mix": NEIGHBOUR_WRITES}), at_most=0),
         Case("fast/neighbour-looks", M00, variant(M00, answers={"language_mix": NEIGHBOUR_LOOKS}), at_most=0),
