@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from aipmlab import course, paths
+from aipmlab.grader import cohort
 from tests.conftest import ipc_kernel_prefix, write_course_config
 
 MODULES = course.modules()
@@ -36,7 +37,7 @@ def graded_course(tmp_path_factory):
     course_dir = tmp_path_factory.mktemp("course")
     write_course_config(course_dir, "c.KernelManager.transport = 'ipc'", f"c.KernelManager.ip = {ipc_kernel_prefix()!r}")
     shutil.copytree(paths.solutions_dir(), course_dir / "solutions")
-    api = nbgrader_api(course_dir)
+    api = cohort._nbgrader_api(course_dir)  # nbgrader's own apps, in this process
     for module in MODULES:
         succeeded(api.generate_assignment(module.slug, force=True, create=True))
         for student, origin in ((SOLVER, "solutions"), (UNTOUCHED, "notebooks")):
@@ -45,13 +46,6 @@ def graded_course(tmp_path_factory):
             shutil.copy(course_dir / origin / module.slug / module.notebook_name, target)
             succeeded(api.autograde(module.slug, student, force=True, create=True))
     return course_dir
-
-
-def nbgrader_api(course_dir: Path):
-    """nbgrader's own apps, run in this process (the same converters as the command line, one start-up in all)."""
-    from aipmlab.grader.cohort import _nbgrader_api
-
-    return _nbgrader_api(course_dir)
 
 
 def succeeded(outcome: dict) -> None:
@@ -92,7 +86,7 @@ def test_manual_grades_feedback_and_export(graded_course):
                 if grade.auto_score is None:
                     grade.manual_score = grade.max_score  # what a reviewer enters in the formgrader
             gb.db.commit()
-    api = nbgrader_api(graded_course)
+    api = cohort._nbgrader_api(graded_course)
     for module in MODULES:
         succeeded(api.generate_feedback(module.slug, force=True))
         for student in (SOLVER, UNTOUCHED):

@@ -3,7 +3,7 @@
 Each seed's world is drawn, its canonical export analysed exactly as the answer key does, and the
 model's accuracy on new tickets measured on a fresh sample of the same world (POPULATION_SIZE tickets
 in the training data's channel mix and in production's). One analysis per seed, shared by
-every test (about 3.5 s a seed on one core, so the file is marked slow).
+every test (about 2 s a seed on one core, so the file is marked slow).
 
 Share of the 200 seeds on which each lesson holds (measured when the file was written; the test prints
 the current figure):
@@ -25,8 +25,8 @@ the current figure):
 | the under-represented channels are the planted thin ones | 100% |
 | the model does worse on production's mix than on the test mix, and the estimate says so | 98.0% |
 
-Each seed is analysed once per session, whichever test worker claims it first (about 2.7 s of one core a
-seed; the whole file takes about 5 minutes of wall time on two idle cores). The population samples are
+Each seed is analysed once per session, whichever test worker claims it first (about 2 s of one core a
+seed; the whole file takes about 7 minutes of one core, split over both test workers). The population samples are
 6,000 and 3,000 tickets; every lesson was re-checked at those sizes.
 """
 
