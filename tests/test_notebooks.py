@@ -17,7 +17,7 @@ def test_solution_notebook_runs_and_passes_every_check(module, seed, tmp_path):
     source = release.source_notebook_path(module)
     executed = papermill.execute_notebook(
         str(source), str(tmp_path / module.notebook_name), parameters={} if seed is None else {"seed": seed},
-        cwd=str(source.parent), kernel_name="python3", progress_bar=False,
+        cwd=str(source.parent), kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
         config=Config({"KernelManager": {"transport": "ipc", "ip": ipc_kernel_prefix()}}),
     )
     outputs = [output for cell in executed.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
