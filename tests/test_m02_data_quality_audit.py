@@ -272,6 +272,19 @@ def test_fresh_draws_share_the_world_but_not_the_tickets():
     assert not first["support_tickets"]["text"].equals(again["support_tickets"]["text"])
 
 
+
+def test_slots_drawn_in_bulk_are_the_slots_drawn_one_ticket_at_a_time():
+    # one ticket in bulk consumes the stream as one ticket drawn alone: same numbers, same words, every slot
+    for seed in range(20):
+        one_at_a_time = support_tickets._slots(np.random.default_rng(seed))
+        bulk = support_tickets._SlotsInBulk(np.random.default_rng(seed), 1).row(0)
+        assert {slot: bulk[slot] for slot in one_at_a_time} == one_at_a_time
+    world = support_tickets.world(5)
+    fresh = support_tickets.sample_tickets(world, np.random.default_rng(1), 3000, slots_in_bulk=True)
+    usual = support_tickets.sample_tickets(world, np.random.default_rng(2), 3000)
+    assert fresh["text"].str.len().mean() == pytest.approx(usual["text"].str.len().mean(), rel=0.05)
+    assert fresh["text"].nunique() > 0.95 * len(fresh)
+
 # --- Tolerances are stated choices: 4-decimal rounding passes, a material error fails -------------
 
 @pytest.mark.parametrize("key", ["leakage_effect", "audit_estimates", "relabel_plan"])

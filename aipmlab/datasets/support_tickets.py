@@ -292,22 +292,60 @@ def _pick(rng: np.random.Generator, options: tuple) -> str:
     return options[int(rng.integers(len(options)))]
 
 
+# The random numbers behind a ticket's slots, in the order a ticket draws them: (name, low, high) for
+# `rng.integers(low, high)`. A name that is a vocabulary indexes into it.
+SLOT_DRAWS = (("name", 0, len(NAMES)), ("surname", 0, len(SURNAMES)), ("product", 0, len(PRODUCTS)),
+              ("defect", 0, len(DEFECTS)), ("date", 0, len(DATES)), ("plan", 0, len(PLANS)),
+              ("device", 0, len(DEVICES)), ("feature", 0, len(FEATURES)), ("error", 0, len(ERRORS)),
+              ("action", 0, len(ACTIONS)), ("courier", 0, len(COURIERS)), ("order", 100000, 1000000),
+              ("invoice", 100000, 1000000), ("dollars", 5, 400), ("cents", 0, 100), ("days", 2, 15),
+              ("minor", 0, 30), ("patch", 0, 10), ("account_number", 1, 100), ("years", 2, 16),
+              ("nth", 0, len(ORDINALS)), ("city", 0, len(CITIES)), ("date2", 0, len(DATES)), ("phone", 1000, 10000),
+              ("hour", 3, 10), ("customer", 10000, 100000), ("nth_count", 3, 9))
+SLOT_TEXT = {  # each slot a sentence can name, written from the draws `d`
+    "product": lambda d: PRODUCTS[d("product")], "defect": lambda d: DEFECTS[d("defect")],
+    "date": lambda d: DATES[d("date")], "plan": lambda d: PLANS[d("plan")], "device": lambda d: DEVICES[d("device")],
+    "feature": lambda d: FEATURES[d("feature")], "error": lambda d: ERRORS[d("error")],
+    "action": lambda d: ACTIONS[d("action")], "courier": lambda d: COURIERS[d("courier")],
+    "order": lambda d: f"#{d('order')}", "invoice": lambda d: f"INV-{d('invoice')}",
+    "amount": lambda d: f"${d('dollars')}.{d('cents'):02d}", "days": lambda d: str(d("days")),
+    "version": lambda d: f"4.{d('minor')}.{d('patch')}",
+    "account": lambda d: f"{NAMES[d('name')].lower()}.{SURNAMES[d('surname')]}{d('account_number')}@example.com",
+    "name": lambda d: NAMES[d("name")], "surname_title": lambda d: SURNAMES[d("surname")].title(),
+    "a_product": lambda d: ("an " if PRODUCTS[d("product")][0] in "aeiou" else "a ") + PRODUCTS[d("product")],
+    "years": lambda d: str(d("years")), "nth": lambda d: ORDINALS[d("nth")], "city": lambda d: CITIES[d("city")],
+    "date2": lambda d: DATES[d("date2")], "phone": lambda d: f"555-{d('phone')}", "hour": lambda d: f"{d('hour')} pm",
+    "customer": lambda d: f"C{d('customer')}", "nth_count": lambda d: str(d("nth_count")),
+}
+
+
 def _slots(rng: np.random.Generator) -> dict[str, str]:
-    name, surname, product = _pick(rng, NAMES), _pick(rng, SURNAMES), _pick(rng, PRODUCTS)
-    return {
-        "product": product, "defect": _pick(rng, DEFECTS), "date": _pick(rng, DATES),
-        "plan": _pick(rng, PLANS), "device": _pick(rng, DEVICES), "feature": _pick(rng, FEATURES),
-        "error": _pick(rng, ERRORS), "action": _pick(rng, ACTIONS), "courier": _pick(rng, COURIERS),
-        "order": f"#{rng.integers(100000, 1000000)}", "invoice": f"INV-{rng.integers(100000, 1000000)}",
-        "amount": f"${rng.integers(5, 400)}.{rng.integers(0, 100):02d}", "days": str(rng.integers(2, 15)),
-        "version": f"4.{rng.integers(0, 30)}.{rng.integers(0, 10)}",
-        "account": f"{name.lower()}.{surname}{rng.integers(1, 100)}@example.com",
-        "name": name, "surname_title": surname.title(),
-        "a_product": ("an " if product[0] in "aeiou" else "a ") + product,
-        "years": str(rng.integers(2, 16)), "nth": _pick(rng, ORDINALS), "city": _pick(rng, CITIES),
-        "date2": _pick(rng, DATES), "phone": f"555-{rng.integers(1000, 10000)}", "hour": f"{rng.integers(3, 10)} pm",
-        "customer": f"C{rng.integers(10000, 100000)}", "nth_count": str(rng.integers(3, 9)),
-    }
+    """One ticket's slot values, drawn one number at a time (the canonical export's random stream)."""
+    drawn = {name: int(rng.integers(low, high)) for name, low, high in SLOT_DRAWS}
+    return {slot: text(drawn.__getitem__) for slot, text in SLOT_TEXT.items()}
+
+
+class _SlotsInBulk:
+    """Every ticket's slot numbers drawn at once, one array per draw; `row(i)` writes only the slots asked for."""
+
+    def __init__(self, rng: np.random.Generator, count: int):
+        self.columns = {name: rng.integers(low, high, size=count).tolist() for name, low, high in SLOT_DRAWS}
+
+    def row(self, i: int) -> "_SlotRow":
+        return _SlotRow(self.columns, i)
+
+
+class _SlotRow:
+    """One ticket's slots for `str.format_map`, written when a sentence names them."""
+
+    def __init__(self, columns: dict[str, list[int]], i: int):
+        self.columns, self.i = columns, i
+
+    def _drawn(self, name: str) -> int:
+        return self.columns[name][self.i]
+
+    def __getitem__(self, slot: str) -> str:
+        return SLOT_TEXT[slot](self._drawn)
 
 
 def _shorthand(text: str) -> str:
@@ -329,9 +367,10 @@ def _typo(rng: np.random.Generator, text: str) -> str:
     return " ".join(words)
 
 
-def _ticket_text(rng: np.random.Generator, world: World, intent: str, channel: str) -> str:
-    """One ticket: a core sentence in the intent's words, wrapped the way its channel writes."""
-    slots = _slots(rng)
+def _ticket_text(rng: np.random.Generator, world: World, intent: str, channel: str, slots=None) -> str:
+    """One ticket: a core sentence in the intent's words, wrapped the way its channel writes (its slots drawn
+    here unless given)."""
+    slots = _slots(rng) if slots is None else slots
     worded_as = intent
     pair = world.confusable_pair
     if intent in pair and rng.random() < CROSSOVER_RATE:  # asks for one thing in the other's words
@@ -342,12 +381,12 @@ def _ticket_text(rng: np.random.Generator, world: World, intent: str, channel: s
         sentences = CASUAL_SENTENCES[worded_as]
     else:
         sentences = CORE_SENTENCES[worded_as]
-    core = _pick(rng, sentences).format(**slots)
+    core = _pick(rng, sentences).format_map(slots)
     core = core[0].upper() + core[1:]
     if rng.random() < CONTEXT_RATE[channel]:
-        core = f"{core} {_pick(rng, CONTEXT_SENTENCES).format(**slots)}"
+        core = f"{core} {_pick(rng, CONTEXT_SENTENCES).format_map(slots)}"
     if channel == "email":
-        opener, closer = _pick(rng, EMAIL_OPENERS), _pick(rng, EMAIL_CLOSERS).format(**slots)
+        opener, closer = _pick(rng, EMAIL_OPENERS), _pick(rng, EMAIL_CLOSERS).format_map(slots)
         return f"{opener} {core} {closer}"
     if channel == "chat":
         opener, closer = _pick(rng, CHAT_OPENERS), _pick(rng, CHAT_CLOSERS)
@@ -399,15 +438,20 @@ def _flip_labels(rng: np.random.Generator, world: World, true_label: np.ndarray)
     return given
 
 
-def sample_tickets(world: World, rng: np.random.Generator, count: int, mix: str = "training") -> pd.DataFrame:
+def sample_tickets(world: World, rng: np.random.Generator, count: int, mix: str = "training",
+                   slots_in_bulk: bool = False) -> pd.DataFrame:
     """Fresh original tickets from `world` (no copies, no split): text, channel, first-pass label, true intent.
 
     `mix` is "training" (channels as in the labelled data) or "production" (as in today's traffic).
+    `slots_in_bulk` draws every ticket's slot numbers at once: the same distribution, a different random stream,
+    about three times faster (for large fresh samples; the canonical export draws ticket by ticket).
     """
     shares = world.training_channel_share if mix == "training" else world.production_channel_share
     true_label = rng.choice(INTENTS, size=count, p=INTENT_SHARE)
     channel = rng.choice(CHANNELS, size=count, p=np.array([shares[c] for c in CHANNELS]) / sum(shares.values()))
-    text = [_ticket_text(rng, world, intent, ch) for intent, ch in zip(true_label, channel)]
+    bulk = _SlotsInBulk(rng, count) if slots_in_bulk else None
+    text = [_ticket_text(rng, world, intent, ch, None if bulk is None else bulk.row(i))
+            for i, (intent, ch) in enumerate(zip(true_label, channel))]
     return pd.DataFrame({"text": text, "channel": channel, "label": _flip_labels(rng, world, true_label),
                          "true_label": true_label})
 

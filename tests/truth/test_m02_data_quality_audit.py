@@ -12,9 +12,9 @@ the current figure):
 | --- | --- |
 | leaked test tickets score far above new tickets against their labels (by > 5 points) | 100% |
 | leaked tickets lift the reported number, and score above what new tickets would | 100% |
-| scored against first-pass labels, unleaked accuracy understates the true accuracy | 100% |
+| scored against first-pass labels, unleaked accuracy understates the true accuracy | 99.5% |
 | wrong test labels move the number more than leakage does | 98.5% |
-| adjudicated accuracy: unbiased (mean error -0.17 points; first-pass labels -4.61), interval | 93.0% |
+| adjudicated accuracy: unbiased (mean error -0.08 points; first-pass labels -4.52), interval | 90.0% |
 | covering the truth (an aggregate test: the interval's coverage must reach 90%) |  |
 | fixing every training label gains less than wrong test labels hide | 99.0% |
 | the confident joint's most-disputed pair is the planted confused pair | 100% |
@@ -25,9 +25,14 @@ the current figure):
 | the under-represented channels are the planted thin ones | 100% |
 | the model does worse on production's mix than on the test mix, and the estimate says so | 98.0% |
 
-Each seed is analysed once per session, whichever test worker claims it first (about 2 s of one core a
-seed; the whole file takes about 7 minutes of one core, split over both test workers). The population samples are
-6,000 and 3,000 tickets; every lesson was re-checked at those sizes.
+Each seed is analysed once per session, whichever test worker claims it first (about 1.6 s of one core a
+seed; the whole file takes about 5.5 minutes of one core, split over both test workers). The population samples are
+6,000 and 3,000 tickets, their slots drawn in bulk (`slots_in_bulk`); every lesson was re-checked at those sizes.
+
+The coverage of the adjudicated interval is the lesson nearest its bar. The "truth" it is checked against is
+itself measured on 6,000 fresh tickets (a standard error of about 0.4 points against the interval's 1.2), so the
+coverage to expect is a little under 95%, and it moves with the fresh tickets drawn: 93.0% when they were drawn
+ticket by ticket, 90.0% with the bulk draw used now (180 of 200 seeds, at the 90% bar).
 """
 
 from __future__ import annotations
@@ -75,12 +80,16 @@ def _analyse(seed: int) -> dict:
         tickets = tables["support_tickets"].assign(true_label=truth.true_label)
         train = tickets[tickets["split"] == "train"]
         model = KEY._trained_model(seed)  # the model the answer key scores the test split with
-        clean_model = intent_model().fit(train["text"], train["true_label"])
+        # the same model trained on the true labels: TF-IDF ignores labels, so the fitted vectoriser is the one
+        # above (same texts) and only the classifier is trained again, on its features
+        vectorizer = model[0]
+        clean_classifier = intent_model()[-1].fit(vectorizer.transform(train["text"]), train["true_label"])
         rng = np.random.default_rng([seed, 1000])
-        population = {mix: support_tickets.sample_tickets(world, rng, size, mix)
+        population = {mix: support_tickets.sample_tickets(world, rng, size, mix, slots_in_bulk=True)
                       for mix, size in POPULATION_SIZE.items()}
-        for frame in population.values():
-            frame["predicted"] = model.predict(frame["text"])
+        features = {mix: vectorizer.transform(frame["text"]) for mix, frame in population.items()}
+        for mix, frame in population.items():
+            frame["predicted"] = model[-1].predict(features[mix])
         usual = population["training"]
         # what the expert would say about the same new tickets: the truth, with the expert's rare slips
         slips = rng.random(len(usual)) < support_tickets.EXPERT_ERROR_RATE
@@ -110,7 +119,8 @@ def _analyse(seed: int) -> dict:
             "new_accuracy_given": float((usual["predicted"] == usual["label"]).mean()),
             "new_accuracy_true": float((usual["predicted"] == usual["true_label"]).mean()),
             "new_accuracy_expert": float((usual["predicted"].to_numpy() == expert_label).mean()),
-            "clean_model_accuracy_true": float((clean_model.predict(usual["text"]) == usual["true_label"]).mean()),
+            "clean_model_accuracy_true": float((clean_classifier.predict(features["training"])
+                                                == usual["true_label"]).mean()),
             "production_accuracy_true": float((population["production"]["predicted"]
                                                == population["production"]["true_label"]).mean()),
             "production_estimate": production_estimate,
