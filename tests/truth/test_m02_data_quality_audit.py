@@ -29,10 +29,10 @@ Each seed is analysed once per session, whichever test worker claims it first (a
 seed; the whole file takes about 5.5 minutes of one core, split over both test workers). The population samples are
 6,000 and 3,000 tickets, their slots drawn in bulk (`slots_in_bulk`); every lesson was re-checked at those sizes.
 
-The coverage of the adjudicated interval is the lesson nearest its bar. The "truth" it is checked against is
-itself measured on 6,000 fresh tickets (a standard error of about 0.4 points, against about 1.2 for the estimate the interval is built on), so the
-coverage to expect is a little under 95%, and it moves with the fresh tickets drawn: 93.0% when they were drawn
-ticket by ticket, 90.0% with the bulk draw used now (180 of 200 seeds, at the 90% bar).
+The coverage of the adjudicated interval is the lesson nearest its bar. The "truth" it is checked against is itself
+measured on 6,000 fresh tickets (a standard error of about 0.4 points, against about 1.2 for the estimate the
+interval is built on), so the coverage to expect is a little under 95%, and it moves with the fresh tickets drawn:
+93.0% when they were drawn ticket by ticket, 90.0% with the bulk draw used now (180 of 200 seeds, at the 90% bar).
 """
 
 from __future__ import annotations
