@@ -232,6 +232,15 @@ def autograde_fast(course_dir: Path, assignment: str, students: list[str] | None
                    allow_unisolated: bool = False, progress: bool = True) -> list[CohortRow]:
     """Grade every student's submission of `assignment` through the fast path (or a Dask cluster), then record each
     through nbgrader's own autograde, which finds the verdict already computed. Resumable and idempotent."""
+    from aipmlab.grader.quick_nbgrader import faster_nbgrader
+
+    with faster_nbgrader():
+        return _autograde_fast(course_dir, assignment, students, workers=workers, scheduler=scheduler,
+                               cluster=cluster, allow_unisolated=allow_unisolated, progress=progress)
+
+
+def _autograde_fast(course_dir: Path, assignment: str, students: list[str] | None, *, workers: int | None,
+                    scheduler: str | None, cluster: bool, allow_unisolated: bool, progress: bool) -> list[CohortRow]:
     import nbformat
     from tqdm.auto import tqdm
 

@@ -1,0 +1,95 @@
+"""nbgrader's own steps, made cheap when one process records a whole class (the fast cohort command).
+
+Recording a student through nbgrader's preprocessors costs far more than it needs to, for three reasons
+that have nothing to do with the student:
+- every `Gradebook(...)` creates a new SQLAlchemy engine, so each query is compiled again (the compiled
+  cache lives on the engine), and nbgrader opens the gradebook several times per student;
+- nbgrader checks each cell's metadata with `jsonschema.validate`, which first validates nbgrader's own
+  fixed schema against the JSON Schema metaschema, for every cell of every notebook;
+- importing `jsonschema` builds 38 grammars for IRI syntax checks (the optional `rfc3987_syntax`, about
+  0.7 s) that nothing in grading uses.
+`faster_nbgrader()` removes all three for the duration of a `with` block, in this process only; results,
+gradebook rows and error messages are unchanged (tests/grader/test_quick_nbgrader.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from functools import lru_cache
+from typing import Any, Iterator
+
+
+def skip_unused_iri_grammars() -> None:
+    """Make `jsonschema` skip its optional IRI syntax checker (call before anything imports jsonschema)."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # an import of it now raises ImportError, which jsonschema expects
+
+
+class _CachedSchemaValidation:
+    """Stands in for the `jsonschema` module inside nbgrader's metadata checks: the same `validate` (and the same
+    errors), with each schema checked against its metaschema once instead of once per cell."""
+
+    def __getattr__(self, name: str) -> Any:
+        import jsonschema
+
+        return getattr(jsonschema, name)
+
+    @staticmethod
+    def validate(instance: Any, schema: dict) -> None:
+        import jsonschema
+
+        error = jsonschema.exceptions.best_match(_validator(_frozen(schema)).iter_errors(instance))
+        if error is not None:
+            raise error
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return ("__list__", tuple(_frozen(item) for item in value))
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, tuple) and value[:1] == ("__list__",):
+        return [_thawed(item) for item in value[1]]
+    if isinstance(value, tuple):
+        return {key: _thawed(item) for key, item in value}
+    return value
+
+
+@lru_cache(maxsize=16)
+def _validator(frozen_schema: tuple) -> Any:
+    import jsonschema
+
+    schema = _thawed(frozen_schema)
+    kind = jsonschema.validators.validator_for(schema)
+    kind.check_schema(schema)  # as jsonschema.validate does, once per schema
+    return kind(schema)
+
+
+@contextlib.contextmanager
+def faster_nbgrader() -> Iterator[None]:
+    """Within the block: one SQLAlchemy engine per gradebook URL, and nbgrader's cell schema checked once."""
+    import nbgrader.api
+    from nbgrader.nbgraderformat import common
+
+    engines: dict[tuple, Any] = {}
+    create_engine = nbgrader.api.create_engine
+
+    def shared_engine(url: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (str(url), args, tuple(sorted(kwargs.items())))
+        if key not in engines:
+            engines[key] = create_engine(url, *args, **kwargs)
+        return engines[key]
+
+    schema_module = common.jsonschema
+    nbgrader.api.create_engine, common.jsonschema = shared_engine, _CachedSchemaValidation()
+    try:
+        yield
+    finally:
+        nbgrader.api.create_engine, common.jsonschema = create_engine, schema_module
+        for engine in engines.values():
+            engine.dispose()
