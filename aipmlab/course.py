@@ -56,22 +56,41 @@ class Module:
 
 
 @lru_cache(maxsize=1)
-def modules() -> tuple[Module, ...]:
-    """Every module, in learning order: each aipmlab/exercises/mNN_*.py that declares a MODULE."""
+def _module_files() -> tuple[str, ...]:
+    """The names of aipmlab/exercises/mNN_*.py, without importing them."""
     import aipmlab.exercises as package
 
-    found = []
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name[:1] == "m" and info.name[1:3].isdigit():
-            found.append(importlib.import_module(f"{package.__name__}.{info.name}").MODULE)
-    return tuple(sorted(found, key=lambda m: m.number))
+    return tuple(info.name for info in pkgutil.iter_modules(package.__path__)
+                 if info.name[:1] == "m" and info.name[1:3].isdigit())
+
+
+def _load(file_name: str) -> Module:
+    return importlib.import_module(f"aipmlab.exercises.{file_name}").MODULE
+
+
+@lru_cache(maxsize=1)
+def modules() -> tuple[Module, ...]:
+    """Every module, in learning order: each aipmlab/exercises/mNN_*.py that declares a MODULE."""
+    return tuple(sorted((_load(name) for name in _module_files()), key=lambda m: m.number))
+
+
+def _number_in(name: str | int) -> int | None:
+    """The module number a name starts with ('04-…', '04', 4, 'm04_…'), or None."""
+    if isinstance(name, int):
+        return name
+    digits = name.strip().removeprefix("m")
+    digits = digits[:len(digits) - len(digits.lstrip("0123456789"))]
+    return int(digits) if digits else None
 
 
 def module(name: str | int) -> Module:
-    """Find a module by slug ('01-failure-boundaries'), number prefix ('01'), number (1 or '1') or code name."""
+    """Find a module by slug ('01-failure-boundaries'), number prefix ('01'), number (1 or '1') or code name.
+    Only the matching module's file is imported (a notebook needs its own module, not all of them)."""
     if isinstance(name, str) and name.strip().isdigit():
         name = int(name)
-    for candidate in modules():
+    number = _number_in(name)
+    files = [file_name for file_name in _module_files() if number is not None and int(file_name[1:3]) == number]
+    for candidate in [_load(file_name) for file_name in files] or modules():
         if name in (candidate.slug, candidate.number, f"{candidate.number:02d}", candidate.code_name):
             return candidate
     known = ", ".join(m.slug for m in modules())
