@@ -193,10 +193,29 @@ def stored_results(course_dir: Path) -> dict[str, tuple[int, int]]:
             for path in (course_dir / cohort.RESULTS_FOLDER / M00.slug).glob("*.json")}
 
 
+def stamps(course_dir: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime in ns) of every file the cohort command wrote (autograded notebooks, results, records)."""
+    return {str(path.relative_to(course_dir)): (path.stat().st_ino, path.stat().st_mtime_ns)
+            for folder in (course_dir / "autograded", course_dir / cohort.RESULTS_FOLDER)
+            for path in folder.rglob("*") if path.is_file()}
+
+
 def recorded_key(course_dir: Path, student: str) -> str:
     """The execution key the cohort command recorded `student` under (the name of its stored result)."""
     marker = course_dir / cohort.RESULTS_FOLDER / M00.slug / "recorded" / f"{student}.json"
     return json.loads(marker.read_text())["key"]
+
+
+def pre_warmed_parents(address: str) -> set[tuple[int, float]]:
+    """The pre-warmed parents running under the cluster's workers, as (process id, start time)."""
+    import psutil
+    from distributed import Client
+
+    with Client(address) as client:
+        workers = client.run(os.getpid).values()
+    return {(process.pid, process.create_time()) for worker in workers
+            for process in psutil.Process(worker).children(recursive=True)
+            if process.cmdline()[1:3] == ["-m", "aipmlab.grader.zygote"]}  # the parent, not `unshare` before it
 
 
 def course_copy(template: Path, folder: Path) -> Path:
@@ -236,7 +255,7 @@ def kill_9_mid_class(course_dir: Path) -> dict:
     import psutil
 
     store = course_dir / cohort.RESULTS_FOLDER / M00.slug
-    command = [str(Path(sys.executable).parent / "aipmlab"), "autograde", M00.slug, "--local-cluster", "2"]
+    command = [str(Path(sys.executable).parent / "aipmlab"), "autograde", M00.slug, "--local-cluster", "1"]
     log = (course_dir.parent / "killed-autograde.log").open("wb")
     process = subprocess.Popen(command, cwd=course_dir, start_new_session=True, stdout=subprocess.DEVNULL, stderr=log,
                                env=dict(os.environ, PYTHONPATH=str(paths.kit_root())))
@@ -285,16 +304,18 @@ def grade_the_class(base: Path, address: str) -> dict:
     found["one machine"] = {"gradebook": gradebook_rows(one), "autograded": autograded(one)}
 
     found["first command"] = autograde_command(on_cluster, "--scheduler", address)
+    found["parents after the class"] = pre_warmed_parents(address)
     found["cluster"] = {"gradebook": gradebook_rows(on_cluster), "autograded": autograded(on_cluster),
-                        "stored": stored_results(on_cluster)}
+                        "stored": stored_results(on_cluster), "files": stamps(on_cluster)}
     found["rerun"] = autograde_command(on_cluster, "--scheduler", address)
     found["cluster again"] = {"gradebook": gradebook_rows(on_cluster), "autograded": autograded(on_cluster),
-                              "stored": stored_results(on_cluster)}
+                              "stored": stored_results(on_cluster), "files": stamps(on_cluster)}
 
     found["kill"] = kill_9_mid_class(killed)
     with sqlite3.connect(killed / "gradebook.db") as db:
         found["integrity after kill"] = db.execute("PRAGMA integrity_check").fetchone()
     found["resumed"] = autograde_command(killed, "--scheduler", address)
+    found["parents after resuming"] = pre_warmed_parents(address)
     found["killed"] = {"gradebook": gradebook_rows(killed), "autograded": autograded(killed),
                        "stored": stored_results(killed),
                        "keys sent": {recorded_key(killed, submission_id.split("/")[0])
@@ -334,6 +355,12 @@ def test_the_cohort_command_sends_each_notebook_to_the_cluster_once(class_on_das
     sent = class_on_dask["first command"]["sent"]
     assert len(sent) == len(set(sent)) == len(COHORT), "the twin's notebook is graded once, for both students"
     assert len(class_on_dask["cluster"]["stored"]) == len(COHORT)
+
+
+def test_a_worker_keeps_one_pre_warmed_parent_for_all_its_batches(class_on_dask):
+    parents = class_on_dask["parents after the class"]
+    assert len(parents) == 1, "the README's one worker holds one pre-warmed parent once it has graded"
+    assert class_on_dask["parents after resuming"] == parents, "the same parent served the later batches"
 
 
 def test_a_rerun_on_the_cluster_grades_nothing_and_changes_nothing(class_on_dask):
