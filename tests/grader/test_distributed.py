@@ -9,10 +9,10 @@ one machine, and a worker whose answer key differs from the grader's refuses to 
 
 The cohort command takes the same route: `aipmlab autograde ASSIGNMENT --scheduler ADDRESS`, run from
 the course folder on that cluster, leaves nbgrader's gradebook and the autograded notebooks exactly as
-the fast run on one machine does, and a rerun grades nothing and changes nothing. Killed with kill -9
-mid-class on `--local-cluster 2`, it leaves no process behind (no Dask worker, no pre-warmed parent, no
-sandbox), the gradebook stays sound, and a rerun grades only what was not stored, giving the
-uninterrupted run's grades.
+the fast run on one machine does, a rerun grades nothing and changes nothing, and the worker keeps one
+pre-warmed parent for all its batches. Killed with kill -9 mid-class on `--local-cluster 1`, it leaves
+no process behind (no Dask worker, no pre-warmed parent, no sandbox), the gradebook stays sound, and a
+rerun grades only what was not stored, giving the uninterrupted run's grades.
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ def autograde_command(course_dir: Path, *options: str) -> dict:
 
 
 def kill_9_mid_class(course_dir: Path) -> dict:
-    """Start `aipmlab autograde 00-start-here --local-cluster 2` in the course folder, kill -9 it once a result is
+    """Start `aipmlab autograde 00-start-here --local-cluster 1` in the course folder, kill -9 it once a result is
     stored, and see which of the processes it had started are still alive a while later (they are then killed)."""
     import psutil
 
