@@ -290,7 +290,8 @@ def kill_9_mid_class(course_dir: Path) -> dict:
         for child in started:
             with contextlib.suppress(psutil.Error):
                 child.kill()
-    return {"started": len(started), "left": left, "stored": stored, "exit": process.returncode}
+    said = (course_dir.parent / "killed-autograde.log").read_text(errors="replace")[-2000:]
+    return {"started": len(started), "left": left, "stored": stored, "exit": process.returncode, "said": said}
 
 
 def grade_the_class(base: Path, address: str) -> dict:
@@ -372,7 +373,7 @@ def test_a_rerun_on_the_cluster_grades_nothing_and_changes_nothing(class_on_dask
 
 def test_kill_9_on_a_local_cluster_leaves_no_process_behind(class_on_dask):
     kill = class_on_dask["kill"]
-    assert kill["exit"] == -signal.SIGKILL
+    assert kill["exit"] == -signal.SIGKILL, f"it ended before it was killed:\n{kill['said']}"
     assert kill["started"] >= 3, "the command had started its cluster's workers before it was killed"
     assert kill["left"] == [], "still running after the command was killed"
 
