@@ -286,7 +286,9 @@ def kill_9_mid_class(course_dir: Path) -> dict:
         while alive() and time.monotonic() < deadline:
             time.sleep(0.1)
         left = [" ".join(child.cmdline()[:3])[:120] for child in alive()]
-    finally:
+    finally:  # nothing of a failed run may linger: what is left of its group, and whatever it started elsewhere
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         for child in started:
             with contextlib.suppress(psutil.Error):
                 child.kill()
