@@ -3,8 +3,8 @@
 Dask's distributed scheduler hands out the work; nothing here schedules, retries or moves data by
 itself. The grader (the process that calls `grade_on_cluster`) reads each handed-in notebook and
 sends its *bytes*, so a worker on another machine never needs the grader's disk. Each Dask worker
-process keeps one pre-warmed grader of its own (`fast.grade_many`) and sends back each result as
-JSON data.
+process grades its batches with `fast.grade_many` through one pre-warmed parent of its own, started
+by its first batch and kept for the next (`fast.KeptParent`), and sends back each result as JSON data.
 
 Where the answer key must be. Judging happens on the worker, in the worker's own process (never in
 the child that runs a student's notebook), so every worker machine needs the kit *with* `grading/`:
@@ -151,17 +151,22 @@ def _written_out(parcel: dict, folder: Path) -> Submission:
 
 
 class _WarmGrader:
-    """One per worker process: imports the engine once and hands each batch to `fast.grade_many`, which keeps
-    the pre-warmed parent that runs the notebooks."""
+    """One per worker process: imports the engine once and keeps one pre-warmed parent (`fast.KeptParent`) for
+    every batch it grades, so the parent's start-up is paid once per worker, not once per batch."""
 
     def __init__(self) -> None:
+        import atexit
+
         from aipmlab.grader import fast
 
         self._grade_many = fast.grade_many
+        self._kept = fast.KeptParent()
+        atexit.register(self._kept.close)  # a worker that stops normally removes its parent's folder too
 
     def grade(self, submissions: list[Submission], limits: Limits, allow_unisolated: bool) -> list[SubmissionResult]:
         """Every submission's result, in order, graded one child at a time (the worker has one thread)."""
-        return list(self._grade_many(submissions, limits, workers=1, allow_unisolated=allow_unisolated))
+        return list(self._grade_many(submissions, limits, workers=1, allow_unisolated=allow_unisolated,
+                                     kept=self._kept))
 
 
 _grader_of_this_process: _WarmGrader | None = None

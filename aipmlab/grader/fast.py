@@ -13,6 +13,7 @@ with a note in its result saying why.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -70,9 +71,10 @@ def kernel_only_feature(notebook: Any) -> str | None:
 
 
 def grade_many(submissions: Sequence[Submission], limits: Limits = Limits(), *, workers: int | None = None,
-               allow_unisolated: bool = False) -> Iterator[SubmissionResult]:
+               allow_unisolated: bool = False, kept: KeptParent | None = None) -> Iterator[SubmissionResult]:
     """Grade every submission, yielding each result as it finishes (in any order); `workers` children at a time
-    (default: the cores). Results equal `engine.grade_notebook`'s; what the fork path cannot honour goes there."""
+    (default: the cores), forked from `kept`'s parent when given (else one started for this call). Results equal
+    `engine.grade_notebook`'s; what the fork path cannot honour goes there."""
     from aipmlab import course
     from aipmlab.grader import engine, execute, extract, judge
 
@@ -109,7 +111,7 @@ def grade_many(submissions: Sequence[Submission], limits: Limits = Limits(), *, 
         notebooks[job.number] = execute.parameterize(notebook, submission.seed)
         jobs.append(job)
     if jobs:
-        yield from _fork_all(jobs, notebooks, keys, limits, workers or os.cpu_count() or 1)
+        yield from _fork_all(jobs, notebooks, keys, limits, workers or os.cpu_count() or 1, kept)
     for submission, note in fallbacks:
         yield _plain(submission, limits, allow_unisolated, note)
 
@@ -128,53 +130,132 @@ def _plain(submission: Submission, limits: Limits, allow_unisolated: bool, note:
     return result
 
 
-def _fork_all(jobs: list[_Job], notebooks: dict[int, Any], keys: dict, limits: Limits,
-              workers: int) -> Iterator[SubmissionResult]:
+@dataclass
+class _Parent:
+    """A started pre-warmed parent: its process, its host folder and job folder, what it can serve."""
+
+    process: subprocess.Popen
+    host: Path
+    folder: Path
+    modules: frozenset
+    limits: Limits
+    jobs_sent: int = 0
+
+
+class KeptParent:
+    """One pre-warmed parent kept from one call of `grade_many` to the next (a Dask worker grades batch after batch),
+    so its start-up is paid once. A batch that needs other modules or limits, or finds it dead, starts another; a
+    batch that stops half-way closes it (its children may still run). One batch at a time uses it; a second batch
+    at the same time gets a parent of its own. It dies with the thread that started it (see `execute`)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._parent: _Parent | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the kept parent, if any (and remove its folder)."""
+        with self._lock:
+            if self._parent is not None:
+                _close_parent(self._parent)
+                self._parent = None
+
+
+@contextlib.contextmanager
+def _parent_for(jobs: list[_Job], keys: dict, limits: Limits, kept: KeptParent | None) -> Iterator[_Parent]:
+    """A parent that serves these jobs: the kept one when it can (started when needed), else one for this batch."""
+    if kept is None or not kept._lock.acquire(blocking=False):
+        parent = _open_parent(jobs, keys, limits)
+        try:
+            yield parent
+        finally:
+            _close_parent(parent)
+        return
+    try:
+        parent = kept._parent
+        if parent is None or parent.process.poll() is not None or not set(keys) <= parent.modules \
+                or parent.limits != limits:
+            if parent is not None:
+                _close_parent(parent)
+            kept._parent = None
+            parent = kept._parent = _open_parent(jobs, keys, limits)
+        served = False
+        try:
+            yield parent
+            served = True
+        finally:
+            if not served:  # stopped half-way: jobs may still run in it, so the next batch gets a fresh one
+                _close_parent(parent)
+                kept._parent = None
+    finally:
+        kept._lock.release()
+
+
+def _open_parent(jobs: list[_Job], keys: dict, limits: Limits) -> _Parent:
+    """A host folder and a parent started in it, warmed up for what these jobs share."""
+    from aipmlab.grader import execute
+
+    host = execute._fresh_host_folder()
+    try:
+        root, folder = host / "root", host / "jobs"
+        root.mkdir()
+        folder.mkdir(mode=0o700)
+        warm = _warm_ups(jobs, folder)
+        process = _start_parent(host, root, folder, keys, limits, warm)
+    except BaseException:
+        _remove_host(host)
+        raise
+    return _Parent(process, host, folder, frozenset(keys), limits)
+
+
+def _close_parent(parent: _Parent) -> None:
+    _stop(parent.process)
+    _remove_host(parent.host)
+
+
+def _remove_host(host: Path) -> None:
+    if os.environ.get("AIPMLAB_GRADER_KEEP_SANDBOX") != "1":
+        shutil.rmtree(host, ignore_errors=True)
+
+
+def _fork_all(jobs: list[_Job], notebooks: dict[int, Any], keys: dict, limits: Limits, workers: int,
+              kept: KeptParent | None = None) -> Iterator[SubmissionResult]:
     """Run the jobs through one pre-warmed parent, `workers` at a time, and judge each as it finishes."""
     import nbformat
 
     from aipmlab.grader import execute, record
 
-    host = execute._fresh_host_folder()
-    parent = None
-    try:
-        root, folder = host / "root", host / "jobs"
-        root.mkdir()
-        folder.mkdir(mode=0o700)
+    with _parent_for(jobs, keys, limits, kept) as parent:
+        first = parent.jobs_sent  # a kept parent's job numbers go on from its earlier batches
+        parent.jobs_sent += len(jobs)
         for job in jobs:
-            (folder / str(job.number)).mkdir(mode=0o700)
-            nbformat.write(notebooks.pop(job.number), folder / str(job.number) / "submission.ipynb")
-        warm = _warm_ups(jobs, folder)
-        parent = _start_parent(host, root, folder, keys, limits, warm)
+            (parent.folder / str(first + job.number)).mkdir(mode=0o700)
+            nbformat.write(notebooks.pop(job.number), parent.folder / str(first + job.number) / "submission.ipynb")
         waiting, running = list(jobs), {}
         while waiting or running:
             while waiting and len(running) < workers:
                 job = waiting.pop(0)
                 job.started = time.monotonic()
                 uid = execute.SANDBOX_UID_BASE + secrets.randbelow(execute.SANDBOX_UID_SPAN)
-                parent.stdin.write(json.dumps({"job": job.number, "uid": uid, "module": job.submission.module})
-                                   .encode() + b"\n")
-                parent.stdin.flush()
-                running[job.number] = job
-            line = parent.stdout.readline()
+                parent.process.stdin.write(json.dumps({"job": first + job.number, "uid": uid,
+                                                       "module": job.submission.module}).encode() + b"\n")
+                parent.process.stdin.flush()
+                running[first + job.number] = job
+            line = parent.process.stdout.readline()
             if not line:
                 raise execute.SandboxFailed("The fast path's parent stopped unexpectedly; nothing more was graded "
-                                            f"({_log_tail(host)}).")
-            done = json.loads(line)
-            job = running.pop(int(done["job"]))
+                                            f"({_log_tail(parent.host)}).")
+            number = int(json.loads(line)["job"])
+            job = running.pop(number)
             try:
-                result = _judge_job(job, folder / str(job.number), keys, limits, host)
+                result = _judge_job(job, parent.folder / str(number), keys, limits, parent.host)
             except execute.SandboxFailed:
                 raise
             except Exception as error:  # a bug or an odd answer must not stop everyone after it
                 result = record.internal_failure(job.submission, error)
             yield result
-            shutil.rmtree(folder / str(job.number), ignore_errors=True)
-    finally:
-        if parent is not None:
-            _stop(parent)
-        if os.environ.get("AIPMLAB_GRADER_KEEP_SANDBOX") != "1":
-            shutil.rmtree(host, ignore_errors=True)
+            shutil.rmtree(parent.folder / str(number), ignore_errors=True)
 
 
 def _warm_ups(jobs: list[_Job], folder: Path) -> list[tuple[str, str]]:

@@ -47,15 +47,16 @@ def scores(course_dir) -> dict[str, tuple]:
                 for student in gradebook.students}
 
 
-def make_course(folder, chosen_names: tuple[str, ...] = CHOSEN) -> list:
-    """A course with module 00 generated and each chosen case (and a twin) handed in."""
+def make_course(folder, chosen_names: tuple[str, ...] = CHOSEN, slow_seconds: float = 3) -> list:
+    """A course with module 00 generated and each chosen case (and a twin) handed in; "slow/sleeps" sleeps
+    `slow_seconds` at its end."""
     from nbgrader.apps import NbGraderAPI  # noqa: F401 (fail early when nbgrader is missing)
 
     folder.mkdir(parents=True)
     write_course_config(folder, "c.EngineAutograde.cell_seconds = 6", "c.EngineAutograde.wall_seconds = 90")
     shutil.copytree(paths.solutions_dir() / M00.slug, folder / "solutions" / M00.slug)
-    slow = Case("slow/sleeps", M00, variant(M00, "solutions", at_end=("import time\ntime.sleep(3)",)), at_most=1,
-                at_least=1)  # takes a while without using the CPU, so a kill lands mid-class
+    slow = Case("slow/sleeps", M00, variant(M00, "solutions", at_end=(f"import time\ntime.sleep({slow_seconds})",)),
+                at_most=1, at_least=1)  # takes a while without using the CPU, so a kill lands mid-class
     chosen = [case for case in cases(folder, folder / "results") + [slow] if case.name in chosen_names]
     assert cohort._nbgrader_api(folder).generate_assignment(M00.slug, force=True, create=True)["success"]
     for case in chosen:

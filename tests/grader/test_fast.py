@@ -211,3 +211,48 @@ def test_without_namespaces_everything_goes_to_the_engine_with_a_note(monkeypatc
     [result] = fast.grade_many([Submission("b/00", path, "00", canonical_seed(M00))], LIMITS)
     assert result.status == "failed" and "plain engine" in result.note and "namespaces" in result.isolation
     assert json.loads(json.dumps(result.to_json()))["note"] == result.note
+
+
+def test_a_kept_parent_serves_batch_after_batch_and_is_replaced_only_when_it_must_be(monkeypatch):
+    from dataclasses import replace
+
+    opened, closed = [], []
+
+    class Running:  # stands in for a parent process: alive until `code` is set
+        code = None
+
+        def poll(self):
+            return self.code
+
+    def open_parent(jobs, keys, limits):
+        opened.append(fast._Parent(Running(), Path("/nowhere"), Path("/nowhere"), frozenset(keys), limits))
+        return opened[-1]
+
+    monkeypatch.setattr(fast, "_open_parent", open_parent)
+    monkeypatch.setattr(fast, "_close_parent", closed.append)
+    kept = fast.KeptParent()
+
+    def batch(modules: str, limits: Limits = LIMITS, stops_half_way: bool = False):
+        with fast._parent_for([], {module: None for module in modules.split()}, limits, kept) as parent:
+            if stops_half_way:
+                raise RuntimeError("stopped")
+        return parent
+
+    first = batch("00")
+    assert batch("00") is first and closed == [], "the next batch of the same module and limits reuses it"
+    other_limits = batch("00", replace(LIMITS, cell_seconds=7))
+    assert other_limits is not first and closed == [first]
+    other_module = batch("01", other_limits.limits)
+    assert other_module is not other_limits and closed[-1] is other_limits
+    other_module.process.code = -9  # it died (its thread ended, say)
+    restarted = batch("01", other_limits.limits)
+    assert restarted is not other_module
+    with pytest.raises(RuntimeError):
+        batch("01", other_limits.limits, stops_half_way=True)
+    assert closed[-1] is restarted and kept._parent is None, "jobs may still run in it: not used again"
+    with fast._parent_for([], {"00": None}, LIMITS, kept) as held:  # a batch at the same time gets its own
+        with fast._parent_for([], {"00": None}, LIMITS, kept) as own:
+            assert own is not held
+        assert closed[-1] is own
+    kept.close()
+    assert closed[-1] is held and len(opened) == 6
