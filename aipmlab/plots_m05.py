@@ -118,7 +118,7 @@ def shift_evidence(logs: pd.DataFrame, shift_diagnosis: Any) -> np.ndarray | Non
     abuse_share = ((weeks["caught"].sum() + weeks["missed"].sum() / maturity) / weeks.size()).where(maturity > 0)
     first_markets = set(logs.loc[logs["week"] < UPDATE_WEEK, "market"])
     new_share = logs.assign(new=~logs["market"].isin(first_markets)).groupby("week")["new"].mean()
-    mature = logs["week"].map(lambda w: w < UPDATE_WEEK or maturity[w] >= 0.5)
+    mature = (logs["week"] < UPDATE_WEEK) | (logs["week"].map(maturity) >= 0.5)
     settled = logs[logs["abuse"].notna() & mature]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     axes[0].plot(new_share.index, new_share.to_numpy(), marker="o", color="#756bb1")
