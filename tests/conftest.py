@@ -49,14 +49,6 @@ def runs_whole_on_one_worker(test_file: str) -> bool:
         part in test_file for part in SPLIT_ACROSS_WORKERS)
 
 
-def pytest_xdist_auto_num_workers(config) -> int:
-    """`-n auto`: one test worker per core, plus one that runs while the others wait on kernels, servers and
-    browsers (measured on 2 cores: 9 min 20 s against 9 min 45 s with two workers)."""
-    import os
-
-    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) + 1
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_make_scheduler(config, log):
     """xdist's scope scheduler, a scope being a whole file for `runs_whole_on_one_worker` and one test otherwise."""
