@@ -200,9 +200,7 @@ def grade_batch_on_cluster(submissions: Sequence[Submission], results_dir: Path,
     from aipmlab import course
     from aipmlab.grader import judge, record
 
-    ids = [submission.submission_id for submission in submissions]
-    if len(set(ids)) != len(ids):
-        raise ValueError("Each submission in a batch needs its own submission_id.")
+    record.check_own_ids(submissions)
     found: dict[str, SubmissionResult] = {}
     for submission in submissions:
         fingerprint = judge.answer_key_fingerprint(course.module(submission.module))
@@ -217,4 +215,4 @@ def grade_batch_on_cluster(submissions: Sequence[Submission], results_dir: Path,
             record.write_atomically(record.result_path(results_dir, by_id[result.submission_id]), result)
             found[result.submission_id] = result
             bar.update()
-    return [found[submission_id] for submission_id in ids]
+    return [found[submission.submission_id] for submission in submissions]

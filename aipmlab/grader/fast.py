@@ -76,16 +76,9 @@ def grade_many(submissions: Sequence[Submission], limits: Limits = Limits(), *, 
     (default: the cores), forked from `kept`'s parent when given (else one started for this call). Results equal
     `engine.grade_notebook`'s; what the fork path cannot honour goes there."""
     from aipmlab import course
-    from aipmlab.grader import engine, execute, extract, judge
+    from aipmlab.grader import engine, execute, extract, record
 
-    ids = [submission.submission_id for submission in submissions]
-    if len(set(ids)) != len(ids):
-        raise ValueError("Each submission in a batch needs its own submission_id.")
-    keys = {}
-    for submission in submissions:  # fail before grading anything when a key is missing
-        module = course.module(submission.module)
-        keys[module.slug] = (judge.require_answer_key(module), judge.answer_key_fingerprint(module),
-                             [exercise.key for exercise in module.exercises])
+    keys = record.answer_keys(submissions)  # fails before grading anything when a key is missing
     execute.isolation(allow_unisolated)
     if not fork_available():
         note = "graded by the plain engine: forking into namespaces needs Linux, root and util-linux `unshare`."
@@ -118,14 +111,9 @@ def grade_many(submissions: Sequence[Submission], limits: Limits = Limits(), *, 
 
 def _plain(submission: Submission, limits: Limits, allow_unisolated: bool, note: str) -> SubmissionResult:
     """The plain engine's result, with the note saying why it graded this one; a bug never stops the batch."""
-    from aipmlab.grader import engine, execute, record
+    from aipmlab.grader import record
 
-    try:
-        result = engine.grade_notebook(submission, limits, allow_unisolated=allow_unisolated)
-    except execute.SandboxFailed:  # the machine cannot grade anyone: stop, as the engine's batch does
-        raise
-    except Exception as error:
-        result = record.internal_failure(submission, error)
+    result = record.graded_by_engine(submission, limits, allow_unisolated)
     result.note = note
     return result
 

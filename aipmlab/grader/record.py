@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from aipmlab.grader.engine import Limits, Submission, SubmissionResult, grade_notebook, notebook_sha256
 
@@ -58,35 +58,59 @@ def internal_failure(submission: Submission, error: Exception) -> SubmissionResu
                             f"{str(error)[:200]}).", [], 0, sum(e.points for e in module.exercises), 0.0, "", "", "")
 
 
+def check_own_ids(submissions: Sequence[Submission]) -> None:
+    """Refuse a batch in which two submissions share a submission_id (their results would overwrite each other)."""
+    ids = [submission.submission_id for submission in submissions]
+    if len(set(ids)) != len(ids):
+        raise ValueError("Each submission in a batch needs its own submission_id.")
+
+
+def answer_keys(submissions: Sequence[Submission]) -> dict[str, tuple[Any, str, list[str]]]:
+    """For each module of the batch, by slug: its answer key, the key's fingerprint and the exercises' answer
+    variables. Checks the ids first, and fails before anything is graded when a module has no answer key."""
+    from aipmlab import course
+    from aipmlab.grader import judge
+
+    check_own_ids(submissions)
+    keys = {}
+    for submission in submissions:
+        module = course.module(submission.module)
+        if module.slug not in keys:
+            keys[module.slug] = (judge.require_answer_key(module), judge.answer_key_fingerprint(module),
+                                 [exercise.key for exercise in module.exercises])
+    return keys
+
+
+def graded_by_engine(submission: Submission, limits: Limits, allow_unisolated: bool) -> SubmissionResult:
+    """The plain engine's result; a bug or an odd file gives a failed result instead, so the batch goes on, but a
+    machine that cannot grade anyone (`execute.SandboxFailed`) stops it."""
+    from aipmlab.grader import execute
+
+    try:
+        return grade_notebook(submission, limits, allow_unisolated=allow_unisolated)
+    except execute.SandboxFailed:
+        raise
+    except Exception as error:
+        return internal_failure(submission, error)
+
+
 def grade_all(submissions: Sequence[Submission], results_dir: Path, limits: Limits, progress: bool,
               allow_unisolated: bool) -> list[SubmissionResult]:
     """Grade every submission (reusing finished ones), store each result as it finishes, with a progress bar."""
     from tqdm.auto import tqdm
 
     from aipmlab import course
-    from aipmlab.grader import execute, judge
+    from aipmlab.grader import execute
 
-    ids = [submission.submission_id for submission in submissions]
-    if len(set(ids)) != len(ids):
-        raise ValueError("Each submission in a batch needs its own submission_id.")
-    fingerprints = {}
-    for submission in submissions:  # fail before grading anything when a key is missing
-        module = course.module(submission.module)
-        judge.require_answer_key(module)
-        fingerprints[submission.submission_id] = judge.answer_key_fingerprint(module)
+    keys = answer_keys(submissions)
     execute.isolation(allow_unisolated)
     results = []
     with tqdm(total=len(submissions), disable=not progress, unit="notebook", desc="grading") as bar:
         for submission in submissions:
             path = result_path(results_dir, submission)
-            result = stored_result(path, submission, fingerprints[submission.submission_id])
+            result = stored_result(path, submission, keys[course.module(submission.module).slug][1])
             if result is None:
-                try:
-                    result = grade_notebook(submission, limits, allow_unisolated=allow_unisolated)
-                except execute.SandboxFailed:  # the machine cannot grade anyone: stop, record nothing
-                    raise
-                except Exception as error:  # a bug or an odd file must not stop everyone after it
-                    result = internal_failure(submission, error)
+                result = graded_by_engine(submission, limits, allow_unisolated)
                 write_atomically(path, result)
             results.append(result)
             bar.set_postfix_str(submission.submission_id[-40:])
