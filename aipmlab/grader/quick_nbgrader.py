@@ -15,6 +15,7 @@ gradebook rows and error messages are unchanged (tests/grader/test_quick_nbgrade
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from functools import lru_cache
 from typing import Any, Iterator
@@ -23,7 +24,7 @@ from typing import Any, Iterator
 def skip_unused_iri_grammars() -> None:
     """Make `jsonschema` skip its optional IRI syntax checker (call before anything imports jsonschema)."""
     if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)  # an import of it now raises ImportError, which jsonschema expects
+        sys.modules.setdefault("rfc3987_syntax", None)  # importing it now raises the ImportError jsonschema expects
 
 
 class _CachedSchemaValidation:
@@ -39,32 +40,17 @@ class _CachedSchemaValidation:
     def validate(instance: Any, schema: dict) -> None:
         import jsonschema
 
-        error = jsonschema.exceptions.best_match(_validator(_frozen(schema)).iter_errors(instance))
+        error = jsonschema.exceptions.best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(instance))
         if error is not None:
             raise error
 
 
-def _frozen(value: Any) -> Any:
-    if isinstance(value, dict):
-        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
-    if isinstance(value, list):
-        return ("__list__", tuple(_frozen(item) for item in value))
-    return value
-
-
-def _thawed(value: Any) -> Any:
-    if isinstance(value, tuple) and value[:1] == ("__list__",):
-        return [_thawed(item) for item in value[1]]
-    if isinstance(value, tuple):
-        return {key: _thawed(item) for key, item in value}
-    return value
-
-
 @lru_cache(maxsize=16)
-def _validator(frozen_schema: tuple) -> Any:
+def _validator(schema_text: str) -> Any:
+    """A validator for the schema (JSON text, so it can be a cache key), checked against its metaschema once."""
     import jsonschema
 
-    schema = _thawed(frozen_schema)
+    schema = json.loads(schema_text)
     kind = jsonschema.validators.validator_for(schema)
     kind.check_schema(schema)  # as jsonschema.validate does, once per schema
     return kind(schema)
