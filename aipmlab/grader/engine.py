@@ -119,13 +119,13 @@ def grade_notebook(submission: Submission, limits: Limits = Limits(), *,
         digest = notebook_sha256(submission.notebook)
     except OSError as error:
         return failed(submission, module.slug, f"the notebook could not be read ({error.strerror or error}).",
-                       "", "", fingerprint, started)
+                      "", "", fingerprint, started)
     isolation_mode = execute.isolation(allow_unisolated)
     try:
         notebook = extract.read_submission(submission.notebook)
     except extract.MalformedNotebook as malformed:
         return failed(submission, module.slug, str(malformed), digest, isolation_mode.description,
-                       fingerprint, started)
+                      fingerprint, started)
     run = execute.run(notebook, [exercise.key for exercise in module.exercises], submission.seed, limits,
                       isolation_mode)
     return judged(submission, run, key_module, digest, isolation_mode.description, fingerprint, started)
