@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 
@@ -47,15 +48,20 @@ def submissions_for(all_cases: list[Case], handed_in: Path) -> list[Submission]:
     return found
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    base = tmp_path_factory.mktemp("hostile")
+def hostile_course(base: Path, extra: Sequence[Case] = ()) -> tuple[Path, Path, list[Case], list[Submission], dict]:
+    """A course folder holding a gradebook, the hostile cases (and `extra`) handed in under `base`, and a digest of
+    every grader file before grading: (course folder, results folder, cases, submissions, digest)."""
     course_dir, results_dir = base / "course", base / "results"
     course_dir.mkdir()
     (course_dir / "gradebook.db").write_bytes(b"the class's grades")
-    all_cases = cases(course_dir, results_dir)
-    submissions = submissions_for(all_cases, base / "handed-in")
-    before = grader_files(course_dir)
+    all_cases = cases(course_dir, results_dir) + list(extra)
+    return course_dir, results_dir, all_cases, submissions_for(all_cases, base / "handed-in"), grader_files(course_dir)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    base = tmp_path_factory.mktemp("hostile")
+    course_dir, results_dir, all_cases, submissions, before = hostile_course(base)
     started = time.monotonic()
     results = grade_batch(submissions, results_dir, LIMITS, progress=False)
     seconds = time.monotonic() - started
@@ -131,6 +137,7 @@ def test_a_rerun_reuses_every_stored_result(batch):
 KILLED_BATCH = """
 import sys
 from pathlib import Path
+from typing import Sequence
 from aipmlab.grader import Limits, Submission, grade_batch
 submissions = [Submission(name, Path(path), module, seed) for name, path, module, seed in {rows!r}]
 grade_batch(submissions, Path({results!r}), Limits(cell_seconds=6, wall_seconds=90), progress=False)

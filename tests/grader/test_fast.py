@@ -20,7 +20,7 @@ import pytest
 from aipmlab import course
 from aipmlab.grader import Limits, Submission, engine, fast, grade_notebook
 from tests.grader.hostile import M00, Case, cases, controls, raw, variant
-from tests.grader.test_engine import canonical_seed, grader_files, submissions_for
+from tests.grader.test_engine import canonical_seed, grader_files, hostile_course
 
 LIMITS = Limits(cell_seconds=6, wall_seconds=90)  # as the engine's hostile tests
 M02, M03 = course.module("02"), course.module("03")
@@ -87,13 +87,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def fast_batch(tmp_path_factory):
-    base = tmp_path_factory.mktemp("fast")
-    course_dir, results_dir = base / "course", base / "results"
-    course_dir.mkdir()
-    (course_dir / "gradebook.db").write_bytes(b"the class's grades")
-    all_cases = cases(course_dir, results_dir) + extra_cases()
-    submissions = submissions_for(all_cases, base / "handed-in")
-    before = grader_files(course_dir)
+    course_dir, _results_dir, all_cases, submissions, before = hostile_course(tmp_path_factory.mktemp("fast"),
+                                                                              extra_cases())
     environment = Path(UNDER_TMP)
     environment.mkdir(exist_ok=True)
     (environment / "lives_under_tmp.py").write_text("FOUND = True\n")
