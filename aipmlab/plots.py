@@ -5,14 +5,36 @@ Plots that need an exercise's answer say so, instead of failing, while the answe
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import functools
+from typing import Any, Callable, Sequence, TypeVar
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
 from aipmlab.exercises.core import is_stub
+
+
+Plot = TypeVar("Plot", bound=Callable[..., Any])
+
+
+def rendered_once(plot: Plot) -> Plot:
+    """Decorates each of the kit's plots. In a notebook (matplotlib's inline backend) a finished figure is rendered
+    once, when the cell displays it, instead of first being redrawn unseen by pyplot's after-cell hook."""
+
+    @functools.wraps(plot)
+    def plot_rendered_once(*args: Any, **kwargs: Any) -> Any:
+        drawn = plot(*args, **kwargs)
+        axes = np.ravel(drawn)[0] if isinstance(drawn, (np.ndarray, list, tuple)) and len(drawn) else drawn
+        if isinstance(axes, plt.Axes) and matplotlib.get_backend().endswith("inline"):
+            # Marking the figure up to date skips only that unseen redraw; the inline backend still renders and
+            # shows every figure of the cell. Drawing more on it later in the cell marks it changed again.
+            axes.get_figure(root=True).stale = False
+        return drawn
+
+    return plot_rendered_once  # type: ignore[return-value]
 
 
 def waiting_for(answer: Any, key: str) -> bool:
@@ -23,6 +45,7 @@ def waiting_for(answer: Any, key: str) -> bool:
     return False
 
 
+@rendered_once
 def slice_intervals(slice_quality: Any, launch_bar: float, ax: plt.Axes | None = None) -> plt.Axes | None:
     """Each slice's good rate with its interval, sorted, against the launch bar (a forest plot)."""
     if waiting_for(slice_quality, "slice_quality"):
@@ -42,6 +65,7 @@ def slice_intervals(slice_quality: Any, launch_bar: float, ax: plt.Axes | None =
     return ax
 
 
+@rendered_once
 def boundary_map(messages: pd.DataFrame, row: str, column: str, column_order: Sequence[str],
                  launch_bar: float, min_count: int = 30, ax: plt.Axes | None = None) -> plt.Axes:
     """Heatmap of the good rate per (row, column) cell; cells with fewer than `min_count` messages are greyed out."""
@@ -61,6 +85,7 @@ def boundary_map(messages: pd.DataFrame, row: str, column: str, column_order: Se
     return ax
 
 
+@rendered_once
 def stratified_rates(messages: pd.DataFrame, group: str, group_order: Sequence[str], stratum: str,
                      stratum_order: Sequence[str], ax: plt.Axes | None = None) -> plt.Axes:
     """Good rate of each group within each stratum, next to the group's overall rate."""
@@ -77,6 +102,7 @@ def stratified_rates(messages: pd.DataFrame, group: str, group_order: Sequence[s
     return ax
 
 
+@rendered_once
 def coverage_quality_curves(messages: pd.DataFrame, slices: Sequence[str], grid: Sequence[float], floor: float,
                             ax: plt.Axes | None = None) -> plt.Axes:
     """For each slice, coverage against the quality of what is shown as the threshold rises; code-switched dashed."""
@@ -104,6 +130,7 @@ def coverage_quality_curves(messages: pd.DataFrame, slices: Sequence[str], grid:
     return ax
 
 
+@rendered_once
 def calibration_by_group(messages: pd.DataFrame, group: str, bins: Sequence[float] = tuple(np.linspace(0, 1, 11)),
                          min_count: int = 20, ax: plt.Axes | None = None) -> plt.Axes:
     """Reliability diagram: the actual good rate against the model's confidence, one line per value of `group`."""

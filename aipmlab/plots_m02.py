@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from aipmlab.plots import waiting_for
+from aipmlab.plots import rendered_once, waiting_for
 
 COPY_KINDS = {"exact": "exact copy", "formatting": "case, spaces or punctuation", "small_edit": "one-word edit"}
 
 
+@rendered_once
 def copies_and_leakage(duplicate_counts: Any, leakage_effect: Any) -> np.ndarray | None:
     """Left: extra copies of each kind. Right: test accuracy as reported, without leaks, and on expert labels."""
     if waiting_for(duplicate_counts, "duplicate_counts") or waiting_for(leakage_effect, "leakage_effect"):
@@ -51,6 +52,7 @@ def copies_and_leakage(duplicate_counts: Any, leakage_effect: Any) -> np.ndarray
     return np.array([left, right])
 
 
+@rendered_once
 def confident_joint_heatmap(confident_joint: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """The confident joint as a heatmap; off-diagonal cells are the likely label errors."""
     if waiting_for(confident_joint, "confident_joint"):
@@ -68,6 +70,7 @@ def confident_joint_heatmap(confident_joint: Any, ax: plt.Axes | None = None) ->
     return ax
 
 
+@rendered_once
 def slice_mix_bars(slice_mix: Any, below: float, ax: plt.Axes | None = None) -> plt.Axes | None:
     """Each channel's share of the training data next to its share of production traffic."""
     if waiting_for(slice_mix, "slice_mix"):
@@ -90,6 +93,7 @@ def slice_mix_bars(slice_mix: Any, below: float, ax: plt.Axes | None = None) -> 
     return ax
 
 
+@rendered_once
 def accuracy_by_channel(test: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     """Test accuracy per channel, with the number of test tickets behind each bar."""
     correct = (test["predicted"] == test["label"])

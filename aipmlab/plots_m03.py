@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from aipmlab.plots import waiting_for
+from aipmlab.plots import rendered_once, waiting_for
 
 
+@rendered_once
 def kappa_heatmap(pairwise_kappa: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """Cohen's kappa of every pair of raters, with each rater's mean kappa against the others in the labels."""
     if waiting_for(pairwise_kappa, "pairwise_kappa"):
@@ -33,6 +34,7 @@ def kappa_heatmap(pairwise_kappa: Any, ax: plt.Axes | None = None) -> plt.Axes |
     return ax
 
 
+@rendered_once
 def paradox_chart(kappa_paradox: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """For each label's yes/no view: raw agreement next to kappa, labels sorted from common to rare."""
     if waiting_for(kappa_paradox, "kappa_paradox"):
@@ -50,6 +52,7 @@ def paradox_chart(kappa_paradox: Any, ax: plt.Axes | None = None) -> plt.Axes | 
     return ax
 
 
+@rendered_once
 def confusion_heatmap(diagnosis: Any, cost: Any = None) -> np.ndarray | None:
     """The kept raters' disagreements (diagonal blanked): counted, and, given a cost function, weighed by harm."""
     if waiting_for(diagnosis, "diagnosis"):
@@ -87,6 +90,7 @@ def disputed_items(items: pd.DataFrame, labels: pd.DataFrame, diagnosis: Any, ro
     return None
 
 
+@rendered_once
 def agreement_against_targets(go_no_go: Any, tentative: float, target: float,
                               ax: plt.Axes | None = None) -> plt.Axes | None:
     """Alpha for all raters, for the kept raters (with its interval) and for the what-if (with its lower end)."""

@@ -12,11 +12,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from aipmlab.plots import waiting_for
+from aipmlab.plots import rendered_once, waiting_for
 
 MARKET_COLOURS = {"north": "#1f4e79", "south": "#c0392b"}
 
 
+@rendered_once
 def cost_curve(tune: pd.DataFrame, error_costs: Any, launch_cost_curve: Any,
                ax: plt.Axes | None = None) -> plt.Axes | None:
     """Expected cost per 1,000 launch-market payments against the threshold, with the cheapest one and Elkan's t*."""
@@ -49,6 +50,7 @@ def cost_curve(tune: pd.DataFrame, error_costs: Any, launch_cost_curve: Any,
     return ax
 
 
+@rendered_once
 def reliability_diagrams(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
                          calibration_by_market: Any, recalibrated: Mapping[str, tuple[np.ndarray, np.ndarray]]
                          | None = None) -> np.ndarray | None:
@@ -79,6 +81,7 @@ def reliability_diagrams(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.n
     return axes
 
 
+@rendered_once
 def ppv_by_prevalence(base_rate_precision: Any, prevalence: Mapping[str, float], launch_market: str,
                       ax: plt.Axes | None = None) -> plt.Axes | None:
     """Precision of one fixed classifier as fraud gets rarer, with both markets marked."""
@@ -104,6 +107,7 @@ def ppv_by_prevalence(base_rate_precision: Any, prevalence: Mapping[str, float],
     return ax
 
 
+@rendered_once
 def guardrail_intervals(pilot_guardrails: Any, tolerance: Mapping[str, float],
                         ax: plt.Axes | None = None) -> plt.Axes | None:
     """Each guardrail's effect (treatment − control) with its 95% interval, against its tolerance, in points."""
@@ -128,6 +132,7 @@ def guardrail_intervals(pilot_guardrails: Any, tolerance: Mapping[str, float],
     return ax
 
 
+@rendered_once
 def deployed_costs(outcomes: Mapping[str, Any], ax: plt.Axes | None = None) -> plt.Axes | None:
     """Expected cost per 1,000 fresh payments of each deployed decision, next to the best in hindsight."""
     shown = {name: outcome for name, outcome in outcomes.items() if outcome is not None}

@@ -14,11 +14,12 @@ import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Rectangle
 
-from aipmlab.plots import waiting_for
+from aipmlab.plots import rendered_once, waiting_for
 
 UPDATE_WEEK = 8
 
 
+@rendered_once
 def drift_heatmap(drift: Any, alarm: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """PSI of every feature in every week as a heat map; feature-weeks over the calibrated alarm are boxed, and the
     colour bar marks the alarm line."""
@@ -55,6 +56,7 @@ def drift_heatmap(drift: Any, alarm: Any, ax: plt.Axes | None = None) -> plt.Axe
     return ax
 
 
+@rendered_once
 def psi_noise(noise_psi: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     """How large PSI gets from noise alone, by rows per week and number of bins, against the conventional 0.1 band."""
     ax = ax or plt.subplots(figsize=(7.5, 3.6))[1]
@@ -76,6 +78,7 @@ def psi_noise(noise_psi: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     return ax
 
 
+@rendered_once
 def quality_over_time(quality: Any, rollback_rule: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """The matured catch rate per week with its interval, the dashboard's known-so-far rate, the floor and the
     baseline, and the weeks whose labels have not matured enough to judge (shaded)."""
@@ -105,6 +108,7 @@ def quality_over_time(quality: Any, rollback_rule: Any, ax: plt.Axes | None = No
     return ax
 
 
+@rendered_once
 def shift_evidence(logs: pd.DataFrame, shift_diagnosis: Any) -> np.ndarray | None:
     """Three panels, one per question, with the weeks you named marked: who sends traffic (P(x)), how much abuse
     there is with misses scaled by label maturity (P(y)), and how well each input alone separates abuse on

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from aipmlab.plots import waiting_for
+from aipmlab.plots import rendered_once, waiting_for
 
 DESIGN_COLOURS = {"pooled": "#c0392b", "data_diverted": "#1f4e79", "cluster": "#7f8c8d"}
 
 
+@rendered_once
 def split_residuals(assignments: pd.DataFrame, srm_check: Any) -> plt.Axes | None:
     """For the experiment the SRM check refused: each arm and platform, observed minus expected users, in standard units."""
     if waiting_for(srm_check, "srm_check"):
@@ -42,6 +43,7 @@ def split_residuals(assignments: pd.DataFrame, srm_check: Any) -> plt.Axes | Non
     return ax
 
 
+@rendered_once
 def estimates_by_design(replays: pd.DataFrame, tolerance: float) -> plt.Axes:
     """Each design's replayed estimates against the true effect, with the band inside which an estimate does not mislead."""
     truth = float(replays["launch_effect"].iloc[0])
@@ -64,6 +66,7 @@ def estimates_by_design(replays: pd.DataFrame, tolerance: float) -> plt.Axes:
     return ax
 
 
+@rendered_once
 def cuped_vs_raw(naive_effect: Any, cuped: Any, true_effect: float | None = None) -> plt.Axes | None:
     """The raw and CUPED-adjusted 95% intervals of the test as run, next to the true effect when it is known."""
     if waiting_for(naive_effect, "naive_effect") or waiting_for(cuped, "cuped"):
@@ -84,6 +87,7 @@ def cuped_vs_raw(naive_effect: Any, cuped: Any, true_effect: float | None = None
     return ax
 
 
+@rendered_once
 def misleading_shares(misleading_share: Any) -> plt.Axes | None:
     """Each design's measured share of misleading tests, with its 99% interval."""
     if waiting_for(misleading_share, "misleading_share"):

@@ -12,13 +12,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from aipmlab.plots import waiting_for
+from aipmlab.plots import rendered_once, waiting_for
 
 GENERATOR_COLOURS = {"old": "#9db7d5", "new": "#1f4e79"}
 EFFECT_LABELS = {"candidate_generator": "candidate generator\n(main effect)", "ranker": "ranker\n(main effect)",
                  "interaction": "interaction", "launch": "whole launch\n(new + new vs old + old)"}
 
 
+@rendered_once
 def attribution_2x2(experiment: pd.DataFrame, factorial_effects: Any) -> np.ndarray | None:
     """Left: the four cell means as an interaction plot. Right: each effect with its 95% interval."""
     if waiting_for(factorial_effects, "factorial_effects"):
@@ -50,6 +51,7 @@ def attribution_2x2(experiment: pd.DataFrame, factorial_effects: Any) -> np.ndar
     return np.array([left, right])
 
 
+@rendered_once
 def loop_concentration(feedback_concentration: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
     """Catalogue coverage and Gini of impressions, round by round, as the system retrains on its own clicks."""
     if waiting_for(feedback_concentration, "feedback_concentration"):
