@@ -126,7 +126,7 @@ def shift_evidence(logs: pd.DataFrame, shift_diagnosis: Any) -> np.ndarray | Non
     settled = logs[logs["abuse"].notna() & mature]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     axes[0].plot(new_share.index, new_share.to_numpy(), marker="o", color="#756bb1")
-    axes[0].set_title("P(x): share of traffic from markets new since the update", fontsize=9)
+    axes[0].set_title("P(x): share of traffic from markets\nnew since the update", fontsize=9)
     axes[0].set_ylim(0, max(0.5, float(new_share.max()) + 0.05))
     axes[1].plot(abuse_share.index, abuse_share.to_numpy(), marker="o", color="#d95f0e")
     axes[1].set_title("P(y): share of requests that are abuse\n(misses scaled by label maturity)", fontsize=9)
@@ -142,7 +142,7 @@ def shift_evidence(logs: pd.DataFrame, shift_diagnosis: Any) -> np.ndarray | Non
         axes[2].plot(auc.index, auc.to_numpy(), marker="o", label=feature)
     axes[2].axhline(0.5, color="grey", lw=1)
     axes[2].set_ylim(0.2, 1)
-    axes[2].set_title("P(y|x): AUC of each input alone, on settled labels", fontsize=9)
+    axes[2].set_title("P(y|x): AUC of each input alone,\non settled labels", fontsize=9)
     axes[2].legend(fontsize=7)
     named = (shift_diagnosis["covariate"]["week"], shift_diagnosis["label"]["week"], shift_diagnosis["concept"]["week"])
     for ax, week, label in zip(axes, named, ("your covariate week", "your label week", "your concept week")):
@@ -151,5 +151,5 @@ def shift_evidence(logs: pd.DataFrame, shift_diagnosis: Any) -> np.ndarray | Non
         ax.set_xlabel("week")
         ax.set_xticks(range(0, int(logs["week"].max()) + 1, 2))
         ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.04, right=0.99, wspace=0.2)
     return axes
