@@ -122,7 +122,7 @@ def alarm_of(logs: pd.DataFrame, drift_table: pd.DataFrame) -> dict:
 def alarm(data: DataSource) -> dict:
     before, after = _tables(data)
     logs = pd.concat([before, after], ignore_index=True)
-    return alarm_of(logs, drift(data))
+    return alarm_of(logs, drift_of(logs, NOISE_WEEKS + POST_WEEKS))
 
 
 # --- Exercise 4 ---------------------------------------------------------------------------------------------
@@ -214,7 +214,8 @@ def diagnosis_of(logs: pd.DataFrame, drift_table: pd.DataFrame, threshold: float
 def shift_diagnosis(data: DataSource) -> dict:
     before, after = _tables(data)
     logs = pd.concat([before, after], ignore_index=True)
-    return diagnosis_of(logs, drift(data), alarm(data)["threshold"])
+    drift_table = drift_of(logs, NOISE_WEEKS + POST_WEEKS)
+    return diagnosis_of(logs, drift_table, alarm_of(logs, drift_table)["threshold"])
 
 
 # --- Exercise 6 ---------------------------------------------------------------------------------------------
