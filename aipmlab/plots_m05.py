@@ -14,9 +14,8 @@ import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Rectangle
 
+from aipmlab.exercises.m05_drift_and_rollback import PREDICTIVE, UPDATE_WEEK, auc_by_week
 from aipmlab.plots import rendered_once, waiting_for
-
-UPDATE_WEEK = 8
 
 
 @rendered_once
@@ -131,13 +130,7 @@ def shift_evidence(logs: pd.DataFrame, shift_diagnosis: Any) -> np.ndarray | Non
     axes[1].plot(abuse_share.index, abuse_share.to_numpy(), marker="o", color="#d95f0e")
     axes[1].set_title("P(y): share of requests that are abuse\n(misses scaled by label maturity)", fontsize=9)
     axes[1].set_ylim(0, max(0.25, float(abuse_share.max()) + 0.03))
-    abuse = settled["abuse"].to_numpy(dtype=float) == 1
-    positives = pd.Series(abuse, index=settled.index).groupby(settled["week"]).sum()
-    negatives = settled.groupby("week").size() - positives
-    for feature in ("account_age_days", "prior_refund_rate", "hours_to_request"):
-        ranks = settled.groupby("week")[feature].rank()                 # Mann-Whitney: AUC from ranks
-        auc = (ranks[abuse].groupby(settled.loc[abuse, "week"]).sum() - positives * (positives + 1) / 2) / (
-            positives * negatives)
+    for feature, auc in auc_by_week(settled, PREDICTIVE).items():
         auc = auc if auc[auc.index < UPDATE_WEEK].mean() >= 0.5 else 1 - auc
         axes[2].plot(auc.index, auc.to_numpy(), marker="o", label=feature)
     axes[2].axhline(0.5, color="grey", lw=1)

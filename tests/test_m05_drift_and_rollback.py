@@ -121,15 +121,29 @@ def test_the_wilson_interval_matches_statsmodels():
         assert ours == pytest.approx(theirs, abs=1e-9)
 
 
-def test_the_auc_per_feature_matches_scikit_learn():
+def test_the_auc_per_feature_and_week_matches_scikit_learn():
     from sklearn.metrics import roc_auc_score
 
     logs = logs_of(refund_requests.CANONICAL_SEED)
+    auc = m05.auc_by_week(logs, m05.PREDICTIVE)
+    settled = logs[logs["abuse"].notna()]
+    assert list(auc.index) == sorted(settled["week"].unique()) and list(auc.columns) == list(m05.PREDICTIVE)
+    for week, rows in settled.groupby("week"):
+        for feature in m05.PREDICTIVE:
+            assert auc.at[week, feature] == pytest.approx(roc_auc_score(rows["abuse"], rows[feature]), abs=1e-12)
     separation = KEY.separation_of(logs)
-    settled = logs[logs["abuse"].notna() & (logs["week"] == 9)]
-    for feature in m05.PREDICTIVE:
-        auc = roc_auc_score(settled["abuse"].astype(int), settled[feature])
-        assert separation.at[9, feature] == pytest.approx(max(auc, 1 - auc), abs=1e-12)
+    assert (separation.loc[:m05.UPDATE_WEEK - 1].mean() > 0.5).all(), "oriented so that the risky side reads > 0.5"
+
+
+def test_the_auc_counts_ties_as_half_and_is_missing_for_a_week_with_one_class():
+    from sklearn.metrics import roc_auc_score
+
+    rows = pd.DataFrame({"week": [0] * 6 + [1] * 3, "abuse": [1, 0, 1, 0, 0, np.nan, 0, 0, 0],
+                         "score": [3, 3, 2, 1, 2, 9, 1, 2, 3]})
+    auc = m05.auc_by_week(rows, ["score"])
+    known = rows.iloc[:5]
+    assert auc.at[0, "score"] == pytest.approx(roc_auc_score(known["abuse"], known["score"]), abs=1e-12)
+    assert np.isnan(auc.at[1, "score"])
 
 
 def test_the_quality_table_counts_match_the_logs():

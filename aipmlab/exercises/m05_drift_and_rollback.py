@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -139,6 +139,19 @@ def apply_rule(rule: Mapping, quality: pd.DataFrame) -> dict:
     else:
         decision = "hold"
     return {"decision": decision, "judged_weeks": judged}
+
+
+def auc_by_week(rows: pd.DataFrame, features: Sequence[str], label: str = "abuse") -> pd.DataFrame:
+    """Each feature's AUC alone, week by week, on the rows whose label is known: roc_auc_score's figure, the chance
+    that a random abusive row has the higher value (ties count half). NaN for a week without both classes."""
+    known = rows[rows[label].notna()]
+    week = known["week"].to_numpy()
+    positive = known[label].to_numpy(dtype=float) == 1
+    positives = pd.Series(positive).groupby(week).sum()
+    pairs = positives * (pd.Series(~positive).groupby(week).sum())
+    rank_sums = known.groupby("week")[list(features)].rank()[positive].groupby(week[positive]).sum()
+    auc = rank_sums.reindex(positives.index, fill_value=0.0).sub(positives * (positives + 1) / 2, axis=0)
+    return auc.div(pairs.where(pairs > 0), axis=0).rename_axis("week")
 
 
 def psi_band(value: float) -> str:
@@ -469,8 +482,9 @@ SHIFT_DIAGNOSIS = Exercise(
         "misses, so (caught + missed_known / maturity) / requests, for every week 0 to 14. When does it step up, "
         "and is the step bigger than the week-to-week wobble before the update?",
         "P(y|x) per feature and week: on settled rows, how well does the feature alone separate abuse from honest "
-        "requests? `roc_auc_score(abuse, -values)` for a feature where low values are risky. A feature whose AUC "
-        "falls to about 0.5 while its distribution barely moves is a concept shift.",
+        "requests? `auc_by_week(settled_rows, PREDICTIVE)` gives each input's AUC per week (what `roc_auc_score` "
+        "gives on one week's rows); where low values are the risky side the AUC sits below 0.5, so read 1 - AUC. "
+        "A feature whose AUC falls to about 0.5 while its distribution barely moves is a concept shift.",
     ),
     check_structure=_diagnosis_structure, compare=_diagnosis_compare,
 )

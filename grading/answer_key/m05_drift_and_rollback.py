@@ -16,7 +16,7 @@ from aipmlab.answer_key import Criterion, ExampleAnswer, Level, Rubric
 from aipmlab.exercises.core import DataSource
 from aipmlab.exercises.m05_drift_and_rollback import (
     ALARM_QUANTILE, BINS, FEATURES, NOISE_WEEKS, POST_WEEKS, PREDICTIVE, REFERENCE_WEEKS, SHARE_FLOOR, UPDATE_WEEK,
-    apply_rule, seal, wilson_interval,
+    apply_rule, auc_by_week, seal, wilson_interval,
 )
 
 # The reference rule: v1's catch rate less five points, judged on two weeks in a row whose misses have mostly
@@ -163,20 +163,11 @@ def prevalence_of(table: pd.DataFrame) -> pd.Series:
 
 def separation_of(logs: pd.DataFrame) -> pd.DataFrame:
     """AUC of each predictive feature alone per week, on settled rows, oriented so that above 0.5 means 'the
-    risky side is abuse', as before the update (Mann-Whitney, ties at half)."""
-    settled = logs[logs["abuse"].notna()]
-    abuse = settled["abuse"].to_numpy(dtype=float) == 1
-    week = settled["week"]
-    positives = pd.Series(abuse).groupby(week.to_numpy()).sum()
-    negatives = week.value_counts().sort_index() - positives
-    table = {}
-    for feature in PREDICTIVE:
-        ranks = settled[feature].groupby(week).rank().to_numpy()
-        rank_sum = pd.Series(np.where(abuse, ranks, 0.0)).groupby(week.to_numpy()).sum()
-        auc = (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
-        before = auc[auc.index < UPDATE_WEEK].mean()
-        table[feature] = auc if before >= 0.5 else 1 - auc
-    return pd.DataFrame(table).rename_axis("week")
+    risky side is abuse', as before the update."""
+    auc = auc_by_week(logs, PREDICTIVE)
+    flip = auc.columns[auc[auc.index < UPDATE_WEEK].mean() < 0.5]
+    auc[flip] = 1 - auc[flip]
+    return auc
 
 
 def _change_week(series: pd.Series) -> int:
