@@ -32,7 +32,7 @@ def _run_allowing_errors(source, folder):
 
     notebook = nbformat.read(source, as_version=4)
     client = NotebookClient(notebook, kernel_name="python3", allow_errors=True, timeout=120,
-                            resources={"metadata": {"path": str(folder)}})
+                            shutdown_kernel="immediate", resources={"metadata": {"path": str(folder)}})
     client.kernel_manager_class.transport = "ipc"
     client.km = client.create_kernel_manager()
     client.km.transport, client.km.ip = "ipc", ipc_kernel_prefix()

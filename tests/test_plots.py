@@ -72,7 +72,7 @@ def test_in_a_kernel_a_kit_figure_is_drawn_only_to_be_shown_while_a_learners_own
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in (
         COUNT_DRAWS, KIT_FIGURE.format(noise=NOISE_PSI.to_dict(orient="list")), OWN_FIGURE,
         "import json; print(json.dumps([[*key, count] for key, count in draws.items()]))")]
-    NotebookClient(notebook, kernel_name="python3", timeout=120,
+    NotebookClient(notebook, kernel_name="python3", timeout=120, shutdown_kernel="immediate",
                    config=Config({"KernelManager": {"transport": "ipc", "ip": ipc_kernel_prefix()}})).execute()
     shown_images = [o for cell in notebook.cells[1:3] for o in cell.outputs if "image/png" in o.get("data", {})]
     draws = {(made_by, how): count for made_by, how, count in json.loads(notebook.cells[-1].outputs[0]["text"])}

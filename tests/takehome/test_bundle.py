@@ -203,7 +203,7 @@ def run_worked_answers_in_bundle(folder: Path, module, tmp_path: Path, monkeypat
     monkeypatch.setenv("PYTHONPATH", str(folder))
     executed = papermill.execute_notebook(
         str(folder / module.notebook_name), str(tmp_path / "ran.ipynb"), cwd=str(folder), kernel_name="python3",
-        progress_bar=False, request_save_on_cell_execute=False,
+        progress_bar=False, request_save_on_cell_execute=False, shutdown_kernel="immediate",
         config=Config({"KernelManager": {"transport": "ipc", "ip": ipc_kernel_prefix()}}))
     return "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
                    if o.get("name") == "stdout")
