@@ -22,12 +22,16 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import nbformat
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from aipmlab.grader.quick_nbgrader import skip_unused_iri_grammars
 
-from aipmlab.grader import extract  # imported before the chroot: the host's package path is not visible after it
+skip_unused_iri_grammars()  # before nbformat imports jsonschema: about 1 s of every graded notebook otherwise
+
+import nbformat  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
+
+from aipmlab.grader import extract  # noqa: E402 -- imported before the chroot: the host's package path is gone after
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
     1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
@@ -236,4 +240,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    status = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # the answers are written unbuffered and the kernel is stopped: skip the interpreter's teardown
