@@ -15,8 +15,8 @@ from scipy.stats import chi2
 from aipmlab.answer_key import Criterion, ExampleAnswer, Level, Rubric
 from aipmlab.exercises.core import DataSource
 from aipmlab.exercises.m05_drift_and_rollback import (
-    ALARM_QUANTILE, BINS, FEATURES, NOISE_WEEKS, POST_WEEKS, PREDICTIVE, REFERENCE_WEEKS, SHARE_FLOOR, UPDATE_WEEK,
-    apply_rule, auc_by_week, seal, wilson_interval,
+    ALARM_QUANTILE, BINS, DRIFT_WEEKS, FEATURES, NOISE_WEEKS, POST_WEEKS, PREDICTIVE, REFERENCE_WEEKS, SHARE_FLOOR,
+    UPDATE_WEEK, apply_rule, auc_by_week, seal, wilson_interval,
 )
 
 # The reference rule: v1's catch rate less five points, judged on two weeks in a row whose misses have mostly
@@ -29,6 +29,11 @@ MATURE_FOR_CONCEPT = 0.5   # weeks whose settled labels are used to read P(y|x)
 
 def _tables(data: DataSource) -> tuple[pd.DataFrame, pd.DataFrame]:
     return data.load("refund_requests_before"), data.load("refund_requests_after")
+
+
+def _logs(data: DataSource) -> pd.DataFrame:
+    """Every week's requests, before and after the update, in one table."""
+    return pd.concat(_tables(data), ignore_index=True)
 
 
 # --- Exercise 1 ---------------------------------------------------------------------------------------------
@@ -99,8 +104,7 @@ def drift_of(logs: pd.DataFrame, weeks: tuple[int, ...]) -> pd.DataFrame:
 
 
 def drift(data: DataSource) -> pd.DataFrame:
-    before, after = _tables(data)
-    return drift_of(pd.concat([before, after], ignore_index=True), NOISE_WEEKS + POST_WEEKS)
+    return drift_of(_logs(data), DRIFT_WEEKS)
 
 
 # --- Exercise 3 ---------------------------------------------------------------------------------------------
@@ -120,9 +124,8 @@ def alarm_of(logs: pd.DataFrame, drift_table: pd.DataFrame) -> dict:
 
 
 def alarm(data: DataSource) -> dict:
-    before, after = _tables(data)
-    logs = pd.concat([before, after], ignore_index=True)
-    return alarm_of(logs, drift_of(logs, NOISE_WEEKS + POST_WEEKS))
+    logs = _logs(data)
+    return alarm_of(logs, drift_of(logs, DRIFT_WEEKS))
 
 
 # --- Exercise 4 ---------------------------------------------------------------------------------------------
@@ -203,9 +206,8 @@ def diagnosis_of(logs: pd.DataFrame, drift_table: pd.DataFrame, threshold: float
 
 
 def shift_diagnosis(data: DataSource) -> dict:
-    before, after = _tables(data)
-    logs = pd.concat([before, after], ignore_index=True)
-    drift_table = drift_of(logs, NOISE_WEEKS + POST_WEEKS)
+    logs = _logs(data)
+    drift_table = drift_of(logs, DRIFT_WEEKS)
     return diagnosis_of(logs, drift_table, alarm_of(logs, drift_table)["threshold"])
 
 
