@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
+import gc
 from typing import Any
 
 import pandas as pd
@@ -51,6 +53,7 @@ class Lab:
         self.data = DataSource(seed)
         self._references: dict[str, Any] = {}
         _plain_display()
+        _freeze_startup_objects()
 
     def __repr__(self) -> str:
         mode = "with answer key" if self.has_answer_key else "structure checks only (no answer key)"
@@ -159,6 +162,21 @@ class Lab:
         if exercise.key not in self._references:
             self._references[exercise.key] = getattr(key_module, exercise.key)(self.data)
         return True, copy.deepcopy(self._references[exercise.key])
+
+
+_startup_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Once per process: park the objects alive when the first Lab starts (mostly the imports' 140,000) in the
+    garbage collector's permanent generation, so each full collection while the notebook runs walks only the
+    notebook's own objects. They rejoin at exit, so the last collection still finalizes everything."""
+    global _startup_frozen
+    if _startup_frozen:
+        return
+    _startup_frozen = True
+    gc.freeze()
+    atexit.register(gc.unfreeze)
 
 
 def _plain_display() -> None:

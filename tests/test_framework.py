@@ -199,3 +199,32 @@ def test_an_outcome_reports_regret_in_the_right_direction():
     higher = Outcome("t=0.5", value=0.78, best_value=0.81, unit="shown quality", higher_is_better=True, summary="")
     lower = Outcome("t=0.5", value=12.0, best_value=10.0, unit="cost", higher_is_better=False, summary="")
     assert math.isclose(higher.regret, 0.03) and lower.regret == 2.0
+
+
+def test_the_first_lab_parks_startup_objects_until_exit_and_only_once():
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import gc
+        from aipmlab import Lab
+
+        class Loud:
+            def __del__(self):
+                print("finalized at exit", flush=True)
+
+        gc.disable()                      # no automatic collection between here and the Lab
+        cycle = Loud(); cycle.me = cycle; del cycle
+        Lab("00")
+        parked = gc.get_freeze_count()
+        gc.enable(); gc.collect()         # a frozen cycle is out of reach of every collection in the session
+        print("parked", parked > 10_000, "still parked", gc.get_freeze_count() == parked, flush=True)
+        made_since = [[] for _ in range(1000)]
+        Lab("01")
+        print("second lab parks nothing", gc.get_freeze_count() == parked, flush=True)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "parked True still parked True", "second lab parks nothing True", "finalized at exit"]
