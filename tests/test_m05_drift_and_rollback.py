@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
-from scipy.stats import ks_2samp
+from scipy.stats import ks_2samp, norm
 from statsmodels.stats.proportion import proportion_confint
 
 from aipmlab import answer_key, course
@@ -64,6 +64,12 @@ def test_the_ground_truth_stays_out_of_the_files_and_the_files_are_small(root):
     assert after["abuse"].isna().any() and after.loc[after["week"] == m05.NOW_WEEK, "abuse"].isna().sum() > 0
     settled = pd.concat(tables.values())["abuse"].notna().to_numpy()
     assert (pd.concat(tables.values())["abuse"].to_numpy()[settled] == truth.abusive[settled]).all()
+
+
+def test_share_above_is_scipys_normal_survival_function_to_the_bit():
+    rng = np.random.default_rng(3)
+    for cut, mean, spread in zip(rng.normal(0, 3, 2000), rng.normal(0, 3, 2000), rng.uniform(0.05, 5, 2000)):
+        assert refund_requests.share_above(cut, mean, spread) == norm.sf(cut, mean, spread)
 
 
 def test_the_true_catch_rate_matches_a_large_draw():

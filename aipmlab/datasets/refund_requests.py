@@ -23,9 +23,8 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 from scipy.optimize import brentq
-from scipy.stats import norm
+from scipy.special import expit, ndtr
 
 from aipmlab.datasets.family import DatasetFamily
 
@@ -112,6 +111,12 @@ class World:
         return "v2" if week >= UPDATE_WEEK else "v1"
 
 
+def share_above(cut: float, mean: float, spread: float) -> float:
+    """Share of a normal law (mean, spread) above `cut`: scipy.stats.norm.sf(cut, mean, spread), to the bit, without
+    its per-call overhead (the world's thresholds and the deploy's weekly harm call it hundreds of times)."""
+    return ndtr((mean - cut) / spread)
+
+
 def _score_latent(world_: World, version: str, z: np.ndarray) -> np.ndarray:
     return expit(z @ world_.weights[version] + world_.intercepts[version])
 
@@ -144,7 +149,8 @@ def world(seed: int) -> World:
     thresholds = {}
     for version, w in weights.items():
         spread = float(np.sqrt(w @ w))
-        reviewed = lambda cut: (1 - base) * norm.sf(cut, 0.0, spread) + base * norm.sf(cut, mean @ w, spread)
+        reviewed = lambda cut: ((1 - base) * share_above(cut, 0.0, spread)
+                                + base * share_above(cut, mean @ w, spread))
         cut = brentq(lambda c: reviewed(c) - REVIEW_RATE, -10 * spread, 10 * spread + 10)
         thresholds[version] = float(expit(cut + intercepts[version]))
     return World(**{**partial.__dict__, "thresholds": thresholds})
@@ -225,7 +231,7 @@ def catch_rate(world_: World, version: str, week: int) -> float:
     mean = float(world_.abuser_mean(week) @ w)
     share = world_.market_share(week)
     shift = world_.new_market_offset * w[FEATURES.index(world_.covariate_feature)]
-    return float((1 - share) * norm.sf(cut, mean, spread) + share * norm.sf(cut, mean + shift, spread))
+    return float((1 - share) * share_above(cut, mean, spread) + share * share_above(cut, mean + shift, spread))
 
 
 def honest_review_rate(world_: World, version: str, week: int) -> float:
@@ -235,7 +241,7 @@ def honest_review_rate(world_: World, version: str, week: int) -> float:
     spread = float(np.sqrt(w @ w))
     share = world_.market_share(week)
     shift = world_.new_market_offset * w[FEATURES.index(world_.covariate_feature)]
-    return float((1 - share) * norm.sf(cut, 0.0, spread) + share * norm.sf(cut, shift, spread))
+    return float((1 - share) * share_above(cut, 0.0, spread) + share * share_above(cut, shift, spread))
 
 
 def weekly_harm(world_: World, version: str, week: int) -> dict[str, float]:

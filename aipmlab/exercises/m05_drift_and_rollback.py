@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -202,19 +202,31 @@ LAST_READING_WEEK = 19  # deploying a rule reads the logs each week until this o
 
 def _weekly_quality(logs: pd.DataFrame, read_at: int) -> pd.DataFrame:
     """The quality table as it reads at the end of `read_at`: post-update weeks so far, labels settled by then."""
-    seen = logs[(logs["week"] >= UPDATE_WEEK) & (logs["week"] <= read_at)]
-    settled = seen["settled_week"].to_numpy(dtype=float) <= read_at
-    reviewed = seen["reviewed"].to_numpy() == 1
-    abusive = seen["abuse"].to_numpy(dtype=float) == 1
-    frame = pd.DataFrame({"week": seen["week"].to_numpy(), "caught": reviewed & abusive,
-                          "missed_known": ~reviewed & abusive & settled, "unreviewed": ~reviewed,
-                          "settled_unreviewed": ~reviewed & settled})
-    table = frame.groupby("week").sum().astype(float)
-    table["maturity"] = table["settled_unreviewed"] / table["unreviewed"]
-    missed = (table["missed_known"] / table["maturity"]).where(table["maturity"] > 0)
-    bounds = [wilson_interval(c, c + m) if m == m else (math.nan, math.nan) for c, m in zip(table["caught"], missed)]
-    table["ci_low"], table["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
-    return table
+    return _quality_readings(logs, [read_at])[read_at]
+
+
+def _quality_readings(logs: pd.DataFrame, read_ats: Iterable[int]) -> dict[int, pd.DataFrame]:
+    """`_weekly_quality` at each week of `read_ats`, reading the logs' columns once."""
+    week = logs["week"].to_numpy()
+    settled_week = logs["settled_week"].to_numpy(dtype=float)
+    reviewed = logs["reviewed"].to_numpy() == 1
+    abusive = logs["abuse"].to_numpy(dtype=float) == 1
+    readings = {}
+    for read_at in read_ats:
+        seen = (week >= UPDATE_WEEK) & (week <= read_at)
+        settled = settled_week <= read_at
+        weeks, position = np.unique(week[seen], return_inverse=True)
+        flags = {"caught": reviewed & abusive, "missed_known": ~reviewed & abusive & settled,
+                 "unreviewed": ~reviewed, "settled_unreviewed": ~reviewed & settled}
+        table = pd.DataFrame({name: np.bincount(position, weights=flag[seen], minlength=weeks.size)
+                              for name, flag in flags.items()}, index=pd.Index(weeks, name="week"))
+        table["maturity"] = table["settled_unreviewed"] / table["unreviewed"]
+        missed = (table["missed_known"] / table["maturity"]).where(table["maturity"] > 0)
+        bounds = [wilson_interval(c, c + m) if m == m else (math.nan, math.nan)
+                  for c, m in zip(table["caught"], missed)]
+        table["ci_low"], table["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
+        readings[read_at] = table
+    return readings
 
 
 def _deploy_rule(answer: dict, seed: int) -> Outcome:
@@ -225,8 +237,8 @@ def _deploy_rule(answer: dict, seed: int) -> Outcome:
     world = simulator.cached_world(seed)
     logs, _ = simulator.draw_weeks(world, np.random.default_rng([seed, 5050]), range(LAST_READING_WEEK + 1),
                                    now=10**6)
-    readings = {week: apply_rule(answer, _weekly_quality(logs, week)) for week in range(UPDATE_WEEK + 1,
-                                                                                       LAST_READING_WEEK + 1)}
+    tables = _quality_readings(logs, range(UPDATE_WEEK + 1, LAST_READING_WEEK + 1))
+    readings = {week: apply_rule(answer, table) for week, table in tables.items()}
     fired = next((week for week, reading in readings.items() if reading["decision"] == "roll_back"), None)
     served_v2_until = fired if fired is not None else LAST_READING_WEEK
     gap = {week: simulator.weekly_harm(world, "v2", week)["abuse_missed"]
