@@ -107,6 +107,18 @@ def test_psi_ks_and_js_match_a_second_implementation_and_scipy(seed):
             assert row["js"] == pytest.approx(jensenshannon(actual.to_numpy(), expected.to_numpy(), base=2), abs=1e-9)
 
 
+def test_the_references_share_one_drift_table_that_no_reader_changes():
+    data = DataSource(OTHER_SEEDS[0])
+    logs = logs_of(OTHER_SEEDS[0])
+    fresh = KEY.drift_of(logs, m05.DRIFT_WEEKS)
+    first = KEY.drift(data)
+    first.loc[:, "psi"] = -1.0  # a caller's edit to its copy
+    KEY.alarm(data), KEY.shift_diagnosis(data)
+    pd.testing.assert_frame_equal(KEY.drift(data), fresh)
+    assert KEY.alarm(data) == KEY.alarm_of(logs, fresh)
+    assert KEY.shift_diagnosis(data) == KEY.diagnosis_of(logs, fresh, KEY.alarm_of(logs, fresh)["threshold"])
+
+
 def test_the_alarm_is_crossed_by_noise_about_once_in_a_hundred():
     """The chi-square calibration, checked by simulation: independent noise weeks against a reference."""
     rng = np.random.default_rng(0)

@@ -8,6 +8,8 @@ themselves, so the truth tests can run them on any seed's draw.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
@@ -103,8 +105,16 @@ def drift_of(logs: pd.DataFrame, weeks: tuple[int, ...]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+@lru_cache(maxsize=2)
+def _logs_and_drift(data: DataSource) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The logs and their drift table, once per DataSource: three exercises' references start from them. Callers
+    must not change what it returns."""
+    logs = _logs(data)
+    return logs, drift_of(logs, DRIFT_WEEKS)
+
+
 def drift(data: DataSource) -> pd.DataFrame:
-    return drift_of(_logs(data), DRIFT_WEEKS)
+    return _logs_and_drift(data)[1].copy()
 
 
 # --- Exercise 3 ---------------------------------------------------------------------------------------------
@@ -124,8 +134,7 @@ def alarm_of(logs: pd.DataFrame, drift_table: pd.DataFrame) -> dict:
 
 
 def alarm(data: DataSource) -> dict:
-    logs = _logs(data)
-    return alarm_of(logs, drift_of(logs, DRIFT_WEEKS))
+    return alarm_of(*_logs_and_drift(data))
 
 
 # --- Exercise 4 ---------------------------------------------------------------------------------------------
@@ -206,8 +215,7 @@ def diagnosis_of(logs: pd.DataFrame, drift_table: pd.DataFrame, threshold: float
 
 
 def shift_diagnosis(data: DataSource) -> dict:
-    logs = _logs(data)
-    drift_table = drift_of(logs, DRIFT_WEEKS)
+    logs, drift_table = _logs_and_drift(data)
     return diagnosis_of(logs, drift_table, alarm_of(logs, drift_table)["threshold"])
 
 
