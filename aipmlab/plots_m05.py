@@ -20,8 +20,8 @@ from aipmlab.plots import rendered_once, waiting_for
 
 @rendered_once
 def drift_heatmap(drift: Any, alarm: Any, ax: plt.Axes | None = None) -> plt.Axes | None:
-    """PSI of every feature in every week as a heat map; feature-weeks over the calibrated alarm are boxed, and the
-    colour bar marks the alarm line."""
+    """PSI of every feature in every week as a heat map; feature-weeks over the calibrated alarm are boxed and show
+    their PSI, and the colour bar marks the alarm line."""
     if waiting_for(drift, "drift") or waiting_for(alarm, "alarm"):
         return None
     frame = drift.reset_index() if drift.index.name is not None or isinstance(drift.index, pd.MultiIndex) else drift
@@ -37,9 +37,9 @@ def drift_heatmap(drift: Any, alarm: Any, ax: plt.Axes | None = None) -> plt.Axe
     for row, feature in enumerate(table.index):
         for column, week in enumerate(table.columns):
             value = table.at[feature, week]
-            ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if value > 0.6 * top else "black")
             if value >= threshold:
+                ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if value > 0.6 * top else "black")
                 ax.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="#08306b", lw=2))
     update = list(table.columns).index(UPDATE_WEEK) - 0.5 if UPDATE_WEEK in table.columns else None
     if update is not None:
