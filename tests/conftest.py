@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +60,24 @@ def pytest_xdist_make_scheduler(config, log):
             return test_file if runs_whole_on_one_worker(test_file) else nodeid
 
     return SharedStateScheduling(config, log)
+
+
+LONGEST_FIRST = ("truth/", "grader/test_engine.py", "test_nbgrader.py", "grader/test_cohort.py")
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Hand out the longest work first (the truth files, the graded batches), so the suite ends on short tests
+    instead of one worker finishing a long file while the others wait."""
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, part in enumerate(LONGEST_FIRST) if part in path), len(LONGEST_FIRST))
+
+    items.sort(key=rank)
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: one test worker more than this process may use cores. Many tests wait on a kernel or a
+    subprocess, and a waiting worker leaves its core to the others (on 2 cores, with the longest work first:
+    two workers 526 s, three 495 s)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores + 1

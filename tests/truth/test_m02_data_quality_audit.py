@@ -26,7 +26,7 @@ the current figure):
 | the model does worse on production's mix than on the test mix, and the estimate says so | 98.0% |
 
 Each seed is analysed once per session, whichever test worker claims it first (about 1.6 s of one core a
-seed; the whole file takes about 5.5 minutes of one core, split over both test workers). The population samples are
+seed; the whole file takes about 5.5 minutes of one core, split over the test workers). The population samples are
 6,000 and 3,000 tickets, their slots drawn in bulk (`slots_in_bulk`); every lesson was re-checked at those sizes.
 
 The coverage of the adjudicated interval is the lesson nearest its bar. The "truth" it is checked against is itself
