@@ -23,7 +23,7 @@ fraud probability. Shares recorded on the 200 seeds (run with -s to print them):
 | observed PPV in the new market (tuning split) below half the launch PPV              | 100%           |
 | at the launch threshold, over 75% of the new market's holds are good payments (true) | 100%           |
 | the pilot cuts fraud loss (interval wholly below zero)                               | 100%           |
-| the pilot breaches exactly one guardrail, the planted one                            | 100%           |
+| the pilot breaches exactly one guardrail, the planted one                            | 98.0%          |
 
 (Refresh the table from the printed shares, `pytest -s`, whenever the generator changes.)
 """
