@@ -211,13 +211,14 @@ def _quality_readings(logs: pd.DataFrame, read_ats: Iterable[int]) -> dict[int, 
     settled_week = logs["settled_week"].to_numpy(dtype=float)
     reviewed = logs["reviewed"].to_numpy() == 1
     abusive = logs["abuse"].to_numpy(dtype=float) == 1
+    caught, uncaught, unreviewed = reviewed & abusive, ~reviewed & abusive, ~reviewed
     readings = {}
     for read_at in read_ats:
         seen = (week >= UPDATE_WEEK) & (week <= read_at)
         settled = settled_week <= read_at
         weeks, position = np.unique(week[seen], return_inverse=True)
-        flags = {"caught": reviewed & abusive, "missed_known": ~reviewed & abusive & settled,
-                 "unreviewed": ~reviewed, "settled_unreviewed": ~reviewed & settled}
+        flags = {"caught": caught, "missed_known": uncaught & settled, "unreviewed": unreviewed,
+                 "settled_unreviewed": unreviewed & settled}
         table = pd.DataFrame({name: np.bincount(position, weights=flag[seen], minlength=weeks.size)
                               for name, flag in flags.items()}, index=pd.Index(weeks, name="week"))
         table["maturity"] = table["settled_unreviewed"] / table["unreviewed"]
