@@ -57,23 +57,28 @@ def drift_heatmap(drift: Any, alarm: Any, ax: plt.Axes | None = None) -> plt.Axe
 
 @rendered_once
 def psi_noise(noise_psi: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """How large PSI gets from noise alone, by rows per week and number of bins, against the conventional 0.1 band."""
+    """How large PSI gets from noise alone, by rows per week and number of bins, against the conventional 0.1 band.
+    Solid: the PSI one noise week in 100 exceeds; dotted: the median noise week. Each bin count is labelled where
+    its lines start, so no legend is needed."""
     ax = ax or plt.subplots(figsize=(7.5, 3.6))[1]
+    rows = sorted(noise_psi["rows"].unique())
     for bins, group in noise_psi.groupby("bins"):
         summary = group.groupby("rows")["psi"].quantile([0.5, 0.99]).unstack()
-        line = ax.plot(summary.index, summary[0.5], marker="o", label=f"{bins} bins: median")[0]
-        ax.plot(summary.index, summary[0.99], marker="^", ls=":", color=line.get_color(),
-                label=f"{bins} bins: 1 in 100")
+        line = ax.plot(summary.index, summary[0.99], marker="o")[0]
+        ax.plot(summary.index, summary[0.5], ls=":", lw=1.2, color=line.get_color())
+        ax.annotate(f"{bins} bins", (summary.index[0], summary[0.99].iloc[0]), xytext=(-7, 0),
+                    textcoords="offset points", ha="right", va="center", color=line.get_color(), fontsize=8)
     ax.axhline(0.1, color="grey", ls="--", lw=1)
     ax.set_xscale("log")
-    rows = sorted(noise_psi["rows"].unique())
+    ax.set_xlim(rows[0] / 1.6, rows[-1] * 1.15)
     ax.set_xticks(rows, [str(r) for r in rows])
     ax.minorticks_off()
     ax.text(rows[-1], 0.105, "conventional 0.1 band", ha="right", va="bottom", color="grey", fontsize=8)
+    ax.text(0.98, 0.95, "solid: the PSI that 1 noise week in 100 exceeds\ndotted: the median noise week",
+            transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#525252")
     ax.set_xlabel("requests in the week compared (log scale)")
     ax.set_ylabel("PSI when nothing changed")
     ax.set_title("PSI from noise alone: fewer rows or more bins, more PSI")
-    ax.legend(fontsize=7, ncols=2)
     return ax
 
 
@@ -109,9 +114,9 @@ def quality_over_time(quality: Any, rollback_rule: Any, ax: plt.Axes | None = No
 
 @rendered_once
 def shift_evidence(logs: pd.DataFrame, shift_diagnosis: Any) -> np.ndarray | None:
-    """Three panels, one per question, with the weeks you named marked: who sends traffic (P(x)), how much abuse
-    there is with misses scaled by label maturity (P(y)), and how well each input alone separates abuse on
-    settled labels (P(y|x), AUC, weeks at least half settled)."""
+    """Three panels, one per question, with the model update and the week you named marked on each: who sends
+    traffic (P(x)), how much abuse there is with misses scaled by label maturity (P(y)), and how well each input
+    alone separates abuse on settled labels (P(y|x), AUC, weeks at least half settled)."""
     if waiting_for(shift_diagnosis, "shift_diagnosis"):
         return None
     weeks = logs.assign(caught=(logs["reviewed"] == 1) & (logs["abuse"] == 1),
@@ -136,13 +141,17 @@ def shift_evidence(logs: pd.DataFrame, shift_diagnosis: Any) -> np.ndarray | Non
     axes[2].axhline(0.5, color="grey", lw=1)
     axes[2].set_ylim(0.2, 1)
     axes[2].set_title("P(y|x): AUC of each input alone,\non settled labels", fontsize=9)
-    axes[2].legend(fontsize=7)
+    axes[2].legend(fontsize=7, loc="lower left")
     named = (shift_diagnosis["covariate"]["week"], shift_diagnosis["label"]["week"], shift_diagnosis["concept"]["week"])
-    for ax, week, label in zip(axes, named, ("your covariate week", "your label week", "your concept week")):
+    for ax, week in zip(axes, named):
+        top = ax.get_xaxis_transform()  # x in data (weeks), y in axes fractions: labels sit along the top edge
         ax.axvline(UPDATE_WEEK - 0.5, color="grey", ls="--", lw=1)
-        ax.axvline(float(week) - 0.5, color="#a50f15", lw=1.5, label=label)
+        ax.text(UPDATE_WEEK - 0.6, 0.97, "model update", transform=top, ha="right", va="top", fontsize=7, color="grey")
+        ax.axvline(float(week) - 0.5, color="#a50f15", lw=1.5)
+        near_edge = float(week) > ax.get_xlim()[1] - 2.5  # then the label goes left of the line, inside the panel
+        ax.text(float(week) - (0.6 if near_edge else 0.4), 0.97, f"you: week {int(week)}", transform=top,
+                ha="right" if near_edge else "left", va="top", fontsize=7, color="#a50f15")
         ax.set_xlabel("week")
         ax.set_xticks(range(0, int(logs["week"].max()) + 1, 2))
-        ax.legend(fontsize=7, loc="lower left")
     fig.subplots_adjust(left=0.04, right=0.99, wspace=0.2)
     return axes
