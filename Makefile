@@ -28,8 +28,8 @@ release:    ## regenerate the student notebooks in notebooks/ from solutions/
 datasets:   ## regenerate the canonical data files in datasets/
 	$(BOOT) run aipmlab datasets
 
-bench:      ## time every solution notebook against the kernel-and-imports floor
-	$(BOOT) run python benchmarks/run_notebooks.py
+bench:      ## time every solution notebook against the kernel-and-imports floor (budget: 15 s, 500 MiB)
+	$(BOOT) run python benchmarks/run_notebooks.py --budget-seconds 15 --budget-mib 500
 
 lock:       ## re-resolve pyproject.toml's ranges into requirements.lock
 	$(PYTHON) tools/lock.py

@@ -27,7 +27,7 @@ Linux) and read back from the executed notebook's outputs.
 
 Usage::
 
-    python benchmarks/run_notebooks.py                      # every solution notebook, once
+    python benchmarks/run_notebooks.py                      # every solution notebook, median of 3 runs
     python benchmarks/run_notebooks.py --repeat 5 --json bench.json
     python benchmarks/run_notebooks.py path/to/one.ipynb --seed 7 --budget-seconds 60 --budget-mib 800
 """
@@ -301,8 +301,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="notebooks to benchmark (default: every solutions/NN-slug/NN-slug.ipynb)")
     parser.add_argument("--seed", type=int, default=None,
                         help="value injected as the `seed` parameter (default: the notebook's own parameters)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="floor/notebook pairs to run per notebook; medians are reported (default: 1)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="floor/notebook pairs to run per notebook; medians are reported (default: 3, since "
+                             "one pair's ratio moves by several hundredths on a busy machine)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures as JSON")
     parser.add_argument("--budget-seconds", type=float, default=None, metavar="X",
                         help="wall-seconds budget per notebook; only adds a 'within budget' column")
