@@ -3,8 +3,9 @@
 
 uv resolves once for every supported Python (3.10 and newer) and writes pins with environment
 markers where versions must differ (numpy, pandas and scipy dropped Python 3.10, for instance).
-Plain pip installs the result. Run after changing a dependency (`make lock`), then run the tests
-and commit both files.
+Plain pip installs the result. The current lock seeds the resolution, so a pin changes only when
+pyproject.toml's ranges require it. Run after changing a dependency (`make lock`), then run the
+tests and commit both files.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv"], check=True)
         output = Path(folder) / "requirements.lock"
+        output.write_text((ROOT / "requirements.lock").read_text())  # uv keeps these pins unless a range moved
         subprocess.run([str(venv / "bin" / "uv"), "pip", "compile", str(ROOT / "pyproject.toml"), "--extra", "test",
                         "--universal", "--python-version", OLDEST_PYTHON, "--no-header", "--no-annotate",
                         "--quiet", "-o", str(output)], check=True)
