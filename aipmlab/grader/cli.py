@@ -47,9 +47,6 @@ def _grade(arguments: argparse.Namespace) -> int:
 
 
 def _autograde(arguments: argparse.Namespace) -> int:
-    from aipmlab.grader.quick_nbgrader import skip_unused_iri_grammars
-
-    skip_unused_iri_grammars()
     from aipmlab.grader import cohort
 
     if arguments.plain:

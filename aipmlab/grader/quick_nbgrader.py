@@ -1,14 +1,12 @@
 """nbgrader's own steps, made cheap when one process records a whole class (the fast cohort command).
 
-Recording a student through nbgrader's preprocessors costs far more than it needs to, for three reasons
+Recording a student through nbgrader's preprocessors costs far more than it needs to, for two reasons
 that have nothing to do with the student:
 - every `Gradebook(...)` creates a new SQLAlchemy engine, so each query is compiled again (the compiled
   cache lives on the engine), and nbgrader opens the gradebook several times per student;
 - nbgrader checks each cell's metadata with `jsonschema.validate`, which first validates nbgrader's own
-  fixed schema against the JSON Schema metaschema, for every cell of every notebook;
-- importing `jsonschema` builds 38 grammars for IRI syntax checks (the optional `rfc3987_syntax`, about
-  0.7 s) that nothing in grading uses.
-`faster_nbgrader()` removes all three for the duration of a `with` block, in this process only; results,
+  fixed schema against the JSON Schema metaschema, for every cell of every notebook.
+`faster_nbgrader()` removes both for the duration of a `with` block, in this process only; results,
 gradebook rows and error messages are unchanged (tests/grader/test_quick_nbgrader.py).
 """
 
@@ -16,15 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from functools import lru_cache
 from typing import Any, Iterator
-
-
-def skip_unused_iri_grammars() -> None:
-    """Make `jsonschema` skip its optional IRI syntax checker (call before anything imports jsonschema)."""
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)  # importing it now raises the ImportError jsonschema expects
 
 
 class _CachedSchemaValidation:

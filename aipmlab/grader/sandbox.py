@@ -22,16 +22,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from aipmlab.grader.quick_nbgrader import skip_unused_iri_grammars
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-skip_unused_iri_grammars()  # before nbformat imports jsonschema: about 1 s of every graded notebook otherwise
-
-import nbformat  # noqa: E402
-from jupyter_client.manager import AsyncKernelManager  # noqa: E402
-from nbclient import NotebookClient  # noqa: E402
-from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
-
-from aipmlab.grader import extract  # noqa: E402 -- imported before the chroot: the host's package path is gone after
+from aipmlab.grader import extract  # imported before the chroot: the host's package path is gone after
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
     1, 2, 4, 8, 32, 4096, 16384, 1 << 18)

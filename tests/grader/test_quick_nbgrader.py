@@ -60,11 +60,11 @@ def test_nbgrader_checks_cells_with_the_cache_inside_the_block_only(tmp_path, mo
 
 
 def test_jsonschema_works_without_the_iri_grammars():
-    program = ("from aipmlab.grader.quick_nbgrader import skip_unused_iri_grammars\n"
-               "skip_unused_iri_grammars()\n"
-               "import sys, jsonschema, nbformat\n"
+    """The locked jsonschema (pyproject caps it below 4.24) never builds the IRI grammars, in any process: importing
+    nbformat stays cheap for JupyterLab, nbgrader and the grading engine alike, and validation still works."""
+    program = ("import sys, jsonschema, nbformat\n"
                "jsonschema.validate({'a': 1}, {'type': 'object'})\n"
                "nbformat.validate(nbformat.v4.new_notebook())\n"
-               "print(sys.modules['rfc3987_syntax'] is None)")
+               "print('rfc3987_syntax' in sys.modules)")
     ran = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
-    assert ran.stdout.strip() == "True"
+    assert ran.stdout.strip() == "False"
